@@ -1,0 +1,186 @@
+"""FaceEngine: LivePortrait's implicit-keypoint face engine as one object (F, M, W, G, S).
+
+    I_s (B,3,256,256) in [0,1] --F--> f_s (B,32,16,64,64)
+    I   (B,3,256,256)          --M--> motion dict (kp, exp, pitch, yaw, roll, t, scale)
+    motion --Eq.2--> x (B,21,3);  stitch(x_s, x_d) -> x_d';  retarget_eye/lip -> deltas
+    G(W(f_s, x_s, x_d)) -> (B,3,512,512) in (0,1)
+
+All public methods run under `torch.inference_mode`; inputs may be on any device and are moved.
+Stitching and retargeting always run in fp32 (they are tiny and precision-sensitive).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from . import keypoints as kpm
+from .face_config import FaceEngineConfig
+from .liveportrait_weights import BASE_SLOTS, STITCHING_SLOT, locate, misplaced_hint, stitching_state
+from .loading import load_strict, read_state_dict
+from .modules import (AppearanceFeatureExtractor, MotionExtractor, SPADEGenerator, StitchingRetargeting,
+                      WarpingNetwork)
+
+log = logging.getLogger("playmate")
+
+NET_SIZE = 256   # network input side
+
+
+def build_face_modules(cfg: FaceEngineConfig) -> dict:
+    """Fresh (randomly initialised) modules keyed by checkpoint slot."""
+    return {
+        "appearance_feature_extractor": AppearanceFeatureExtractor(cfg.appearance),
+        "motion_extractor": MotionExtractor(cfg.motion),
+        "warping_module": WarpingNetwork(cfg.warping),
+        "spade_generator": SPADEGenerator(cfg.generator),
+        STITCHING_SLOT: StitchingRetargeting(cfg.stitching),
+    }
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """'auto' -> cuda, else mps, else cpu."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    return torch.device(device)
+
+
+def check_dtype(device: torch.device, dtype: torch.dtype) -> None:
+    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"precision {dtype} is not supported; use float32, float16 or bfloat16")
+    if dtype == torch.float16 and device.type == "cpu":
+        raise ValueError("fp16 is not supported on the CPU (3D convolutions have no fp16 kernel there); "
+                         "choose fp32 (or bf16) for CPU, or run on a CUDA device")
+
+
+class FaceEngine:
+    def __init__(self, modules: Mapping[str, nn.Module], cfg: FaceEngineConfig,
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, source: str = ""):
+        self.cfg = cfg
+        self.device = resolve_device(device)
+        check_dtype(self.device, dtype)
+        self.dtype = dtype
+        self.source = source
+        self.F = modules["appearance_feature_extractor"].to(self.device, dtype).eval()
+        self.M = modules["motion_extractor"].to(self.device, dtype).eval()
+        self.W = modules["warping_module"].to(self.device, dtype).eval()
+        self.G = modules["spade_generator"].to(self.device, dtype).eval()
+        self.S = modules[STITCHING_SLOT].to(self.device, torch.float32).eval()
+        self.num_kp = cfg.motion.num_kp
+
+    # ---- inputs -------------------------------------------------------------------------------
+    def _image(self, img: torch.Tensor, name: str) -> torch.Tensor:
+        if not isinstance(img, torch.Tensor) or img.ndim != 4 or img.shape[1] != 3:
+            shape = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
+            raise ValueError(f"{name}: expected a float tensor Bx3x{NET_SIZE}x{NET_SIZE} in [0,1], got {shape}")
+        if tuple(img.shape[2:]) != (NET_SIZE, NET_SIZE):
+            raise ValueError(f"{name}: expected {NET_SIZE}x{NET_SIZE} input, got {tuple(img.shape[2:])}; "
+                             f"crop the face first (playmate_core.crop.FaceCropper gives the 256 input)")
+        return img.to(self.device, self.dtype)
+
+    def _kp(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, torch.float32).reshape(x.shape[0], self.num_kp, 3)
+
+    # ---- F and M --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def extract_appearance(self, img: torch.Tensor) -> torch.Tensor:
+        """(B,3,256,256) in [0,1] -> f_s (B,32,16,64,64), float32."""
+        return self.F(self._image(img, "extract_appearance")).float()
+
+    @torch.inference_mode()
+    def extract_motion(self, img: torch.Tensor) -> dict:
+        """(B,3,256,256) in [0,1] -> dict(kp, exp (B,21,3); pitch, yaw, roll (B,1) degrees; t (B,3); scale (B,1))."""
+        raw = self.M(self._image(img, "extract_motion"))
+        return kpm.motion_to_degrees({k: v.float() for k, v in raw.items()})
+
+    # ---- keypoints and stitching --------------------------------------------------------------
+    @staticmethod
+    def transform_keypoints(motion: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Eq. 2, x = s(x_c R + delta) + t (tx, ty only): motion dict -> (B,21,3)."""
+        return kpm.transform_keypoints(motion["kp"], motion["pitch"], motion["yaw"], motion["roll"],
+                                       motion["exp"], motion["scale"], motion["t"])
+
+    @torch.inference_mode()
+    def stitch(self, x_s: torch.Tensor, x_d: torch.Tensor) -> torch.Tensor:
+        """x_d' = x_d + delta[:63] per keypoint, then x_d'[..., :2] += delta[63:65] (B,21,3)."""
+        x_s, x_d = self._kp(x_s), self._kp(x_d)
+        b, n = x_d.shape[:2]
+        delta = self.S.retarget_shoulder(torch.cat([x_s.flatten(1), x_d.flatten(1)], 1))  # B,65
+        out = x_d + delta[:, : 3 * n].reshape(b, n, 3)
+        out[..., :2] += delta[:, 3 * n: 3 * n + 2].reshape(b, 1, 2)
+        return out
+
+    @torch.inference_mode()
+    def retarget_eye(self, x_s: torch.Tensor, eye_ratio: torch.Tensor) -> torch.Tensor:
+        """eye_ratio (B,3) = [c_s_left, c_s_right, c_d] -> keypoint delta (B,21,3)."""
+        x_s = self._kp(x_s)
+        ratio = torch.as_tensor(eye_ratio, dtype=torch.float32, device=self.device).reshape(x_s.shape[0], 3)
+        return self.S.retarget_eye(torch.cat([x_s.flatten(1), ratio], 1)).reshape(x_s.shape)
+
+    @torch.inference_mode()
+    def retarget_lip(self, x_s: torch.Tensor, lip_ratio: torch.Tensor) -> torch.Tensor:
+        """lip_ratio (B,2) = [c_s_lip, c_d_lip] -> keypoint delta (B,21,3)."""
+        x_s = self._kp(x_s)
+        ratio = torch.as_tensor(lip_ratio, dtype=torch.float32, device=self.device).reshape(x_s.shape[0], 2)
+        return self.S.retarget_mouth(torch.cat([x_s.flatten(1), ratio], 1)).reshape(x_s.shape)
+
+    # ---- W and G --------------------------------------------------------------------------------
+    def _warp_inputs(self, f_s, x_s, x_d):
+        b = x_d.shape[0]
+        f_s = f_s.to(self.device, self.dtype)
+        if f_s.shape[0] == 1 and b > 1:
+            f_s = f_s.expand(b, *f_s.shape[1:])
+        x_s = self._kp(x_s)
+        if x_s.shape[0] == 1 and b > 1:
+            x_s = x_s.expand(b, -1, -1)
+        return f_s, x_s.to(self.dtype), self._kp(x_d).to(self.dtype)
+
+    @torch.inference_mode()
+    def warp(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> dict:
+        """W: dict(out (B,256,64,64), deformation (B,16,64,64,3), occlusion_map (B,1,64,64), mask)."""
+        out = self.W(*self._warp_inputs(f_s, x_s, x_d))
+        return {k: (v.float() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
+
+    @torch.inference_mode()
+    def decode(self, feature: torch.Tensor) -> torch.Tensor:
+        """G: warped feature (B,256,64,64) -> (B,3,512,512) in (0,1)."""
+        return self.G(feature.to(self.device, self.dtype)).float()
+
+    @torch.inference_mode()
+    def warp_decode(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> torch.Tensor:
+        """G(W(f_s, x_s, x_d)) -> (B,3,512,512) in (0,1). f_s and x_s of batch 1 broadcast to x_d's batch."""
+        return self.G(self.W(*self._warp_inputs(f_s, x_s, x_d))["out"]).float()
+
+
+def load_face_modules(path: str | Path, cfg: FaceEngineConfig | None = None, animal: bool = False) -> tuple:
+    """Locate, read and strictly load the five LivePortrait files under `path` -> (modules, WeightFiles)."""
+    cfg = cfg or FaceEngineConfig.liveportrait()
+    found = locate(path, animal=animal)
+    modules = build_face_modules(cfg)
+    for slot in BASE_SLOTS + (STITCHING_SLOT,):
+        file = found.files[slot]
+        state = read_state_dict(file, slot)
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{slot}: '{file}' holds a {type(state).__name__}, not a state dict")
+        if slot == STITCHING_SLOT:
+            state = stitching_state(state, file)
+        load_strict(modules[slot], state, slot=slot, path=file, hint=misplaced_hint(state, slot))
+    log.info("LivePortrait weights loaded from %s (%s layout)", path, found.layout)
+    return modules, found
+
+
+def load_face_engine(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                     animal: bool = False, config: FaceEngineConfig | None = None) -> FaceEngine:
+    """Load LivePortrait weights from a folder in either public layout (detected) into a FaceEngine.
+
+    `path`: e.g. `ComfyUI/models/liveportrait` (safetensors; `animal=True` uses its `animal/`) or
+    `pretrained_weights/liveportrait` (official .pth). `config` defaults to the public architecture.
+    """
+    modules, found = load_face_modules(path, config, animal)
+    return FaceEngine(modules, config or FaceEngineConfig.liveportrait(), device, dtype,
+                      source=f"{path} ({found.layout})")
