@@ -23,6 +23,8 @@ from .liveportrait_weights import BASE_SLOTS, STITCHING_SLOT, locate, misplaced_
 from .loading import load_strict, read_state_dict
 from .modules import (AppearanceFeatureExtractor, MotionExtractor, SPADEGenerator, StitchingRetargeting,
                       WarpingNetwork)
+from .modules.fast_generator import FastGenerator
+from .modules.fast_warping import FastWarping
 
 log = logging.getLogger("playmate")
 
@@ -53,14 +55,17 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
 def check_dtype(device: torch.device, dtype: torch.dtype) -> None:
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise ValueError(f"precision {dtype} is not supported; use float32, float16 or bfloat16")
-    if dtype == torch.float16 and device.type == "cpu":
-        raise ValueError("fp16 is not supported on the CPU (3D convolutions have no fp16 kernel there); "
-                         "choose fp32 (or bf16) for CPU, or run on a CUDA device")
+    if dtype != torch.float32 and device.type == "cpu":
+        raise ValueError(f"{str(dtype).removeprefix('torch.')} is not supported on the CPU (its 3D pooling and "
+                         f"convolution kernels are fp32 only); choose fp32 on CPU, or fp16/bf16 on a CUDA device")
+    if dtype == torch.bfloat16 and device.type == "mps":
+        raise ValueError("bf16 is not supported on MPS; choose fp16 or fp32")
 
 
 class FaceEngine:
     def __init__(self, modules: Mapping[str, nn.Module], cfg: FaceEngineConfig,
-                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, source: str = ""):
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, source: str = "",
+                 optimize: bool = True):
         self.cfg = cfg
         self.device = resolve_device(device)
         check_dtype(self.device, dtype)
@@ -72,6 +77,10 @@ class FaceEngine:
         self.G = modules["spade_generator"].to(self.device, dtype).eval()
         self.S = modules[STITCHING_SLOT].to(self.device, torch.float32).eval()
         self.num_kp = cfg.motion.num_kp
+        # W and G run through their inference forms (folded BatchNorm/spectral norm, fused and
+        # polyphase convolutions; see modules/fast_*.py) unless optimize=False.
+        self.warp_net = FastWarping(self.W) if optimize else self.W
+        self.decoder = FastGenerator(self.G) if optimize else self.G
 
     # ---- inputs -------------------------------------------------------------------------------
     def _image(self, img: torch.Tensor, name: str) -> torch.Tensor:
@@ -143,18 +152,18 @@ class FaceEngine:
     @torch.inference_mode()
     def warp(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> dict:
         """W: dict(out (B,256,64,64), deformation (B,16,64,64,3), occlusion_map (B,1,64,64), mask)."""
-        out = self.W(*self._warp_inputs(f_s, x_s, x_d))
+        out = self.warp_net(*self._warp_inputs(f_s, x_s, x_d))
         return {k: (v.float() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
 
     @torch.inference_mode()
     def decode(self, feature: torch.Tensor) -> torch.Tensor:
         """G: warped feature (B,256,64,64) -> (B,3,512,512) in (0,1)."""
-        return self.G(feature.to(self.device, self.dtype)).float()
+        return self.decoder(feature.to(self.device, self.dtype)).float()
 
     @torch.inference_mode()
     def warp_decode(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> torch.Tensor:
         """G(W(f_s, x_s, x_d)) -> (B,3,512,512) in (0,1). f_s and x_s of batch 1 broadcast to x_d's batch."""
-        return self.G(self.W(*self._warp_inputs(f_s, x_s, x_d))["out"]).float()
+        return self.decoder(self.warp_net(*self._warp_inputs(f_s, x_s, x_d))["out"]).float()
 
 
 def load_face_modules(path: str | Path, cfg: FaceEngineConfig | None = None, animal: bool = False) -> tuple:
@@ -175,7 +184,7 @@ def load_face_modules(path: str | Path, cfg: FaceEngineConfig | None = None, ani
 
 
 def load_face_engine(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                     animal: bool = False, config: FaceEngineConfig | None = None) -> FaceEngine:
+                     animal: bool = False, config: FaceEngineConfig | None = None, optimize: bool = True) -> FaceEngine:
     """Load LivePortrait weights from a folder in either public layout (detected) into a FaceEngine.
 
     `path`: e.g. `ComfyUI/models/liveportrait` (safetensors; `animal=True` uses its `animal/`) or
@@ -183,4 +192,4 @@ def load_face_engine(path: str | Path, device: str | torch.device = "cpu", dtype
     """
     modules, found = load_face_modules(path, config, animal)
     return FaceEngine(modules, config or FaceEngineConfig.liveportrait(), device, dtype,
-                      source=f"{path} ({found.layout})")
+                      source=f"{path} ({found.layout})", optimize=optimize)

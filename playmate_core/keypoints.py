@@ -18,12 +18,14 @@ BIN_OFFSET_DEG = -97.5  # centre of bin 0; bins span [-97.5, 97.5]
 RATIO_EPS = 1e-6       # denominator eps of the eye/lip openness ratios
 
 # Landmark index quadruples (a, b, c, d) for ratio = |p_a - p_b| / (|p_c - p_d| + eps):
-# vertical opening over horizontal width.
+# vertical opening over horizontal width. Layout names are those of `playmate_core.crop`.
+_MEDIAPIPE = {"left_eye": (159, 145, 33, 133), "right_eye": (386, 374, 362, 263), "lip": (13, 14, 78, 308)}
 RATIO_INDICES = {
     # LivePortrait's 203-point landmark.onnx layout
-    "lmk203": {"left_eye": (6, 18, 0, 12), "right_eye": (30, 42, 24, 36), "lip": (90, 102, 48, 66)},
-    # MediaPipe face mesh (468/478): upper/lower eyelid over eye corners; inner lips over mouth corners
-    "mediapipe": {"left_eye": (159, 145, 33, 133), "right_eye": (386, 374, 362, 263), "lip": (13, 14, 78, 308)},
+    "lp203": {"left_eye": (6, 18, 0, 12), "right_eye": (30, 42, 24, 36), "lip": (90, 102, 48, 66)},
+    # MediaPipe face mesh: upper/lower eyelid over eye corners; inner lips over mouth corners
+    "mediapipe478": _MEDIAPIPE,
+    "mediapipe468": _MEDIAPIPE,
 }
 
 
@@ -97,14 +99,14 @@ def _indices(layout: str) -> dict:
     return RATIO_INDICES[layout]
 
 
-def eye_ratios(landmarks: np.ndarray, layout: str = "lmk203") -> np.ndarray:
+def eye_ratios(landmarks: np.ndarray, layout: str = "lp203") -> np.ndarray:
     """Left and right eye openness (B,2): eyelid distance over eye width."""
     idx = _indices(layout)
     return np.concatenate([distance_ratio(landmarks, *idx["left_eye"]),
                            distance_ratio(landmarks, *idx["right_eye"])], axis=1)
 
 
-def lip_ratio(landmarks: np.ndarray, layout: str = "lmk203") -> np.ndarray:
+def lip_ratio(landmarks: np.ndarray, layout: str = "lp203") -> np.ndarray:
     """Mouth openness (B,1): inner-lip distance over mouth width."""
     return distance_ratio(landmarks, *_indices(layout)["lip"])
 

@@ -39,8 +39,9 @@ DEGENERATE_ANCHOR_PX = 1e-3
 
 # Landmark index sets per layout ------------------------------------------------------------
 # MediaPipe FaceMesh with refine_landmarks=True: 468 mesh points + 2 x 5 iris points.
-MP478_IRIS_CENTRES = (468, 473)          # iris centres, as ComfyUI-LivePortraitKJ's MediaPipe cropper
-MP_LIP_POINT = 14                         # inner lower-lip midpoint (shared by 468 and 478 meshes)
+# Eyes = iris centres and lip = point 14, as ComfyUI-LivePortraitKJ's MediaPipe cropper does.
+MP478_IRIS_CENTRES = (468, 473)
+MP_LIP_POINT = 14                         # inner lower-lip midpoint (same in 468 and 478 meshes)
 # MediaPipe FaceMesh without refinement: eye centre = mean of the two corners of each eye.
 MP468_EYE_CORNERS = ((33, 133), (362, 263))
 # InsightFace 2d106det (LivePortrait's reference detector).
@@ -181,7 +182,8 @@ def similarity_from_box(box: CropBox, dsize: int = 512, rotate: bool = True) -> 
     """M_o2c (3x3 float32) mapping the box onto a ``dsize`` x ``dsize`` crop (step 5).
 
     With rotation the linear part is s·[[cos θ, sin θ], [-sin θ, cos θ]] (θ = ``box.angle``),
-    i.e. s·[ux; uy]; the translation puts the box centre at (dsize/2, dsize/2).
+    i.e. s·[ux; uy]; the translation puts the box centre at (dsize/2, dsize/2). With
+    ``rotate=False`` the linear part is s·I (axis-aligned crop of the same centre and size).
     """
     if not box.size > 0:
         raise ValueError("the landmarks span zero pixels; cannot build a crop (all points equal?).")

@@ -50,9 +50,9 @@ def _feather_mask_uint8(dsize: int, ramp: int) -> np.ndarray:
 def feather_mask(dsize: int = DEFAULT_DSIZE, ramp: int = DEFAULT_RAMP) -> np.ndarray:
     """Blend weight for a ``dsize`` crop: 1 inside, a linear ramp to 0 at the borders.
 
-    w(x, y) = floor(255 · clip(1 − d(x, y) / ramp, 0, 1)) / 255, where d is the Euclidean distance
-    of pixel (x, y) to the square [ramp, dsize − ramp]²; corners are therefore rounded. For
-    dsize=512, ramp=16 this equals LivePortrait's ``mask_template.png`` / 255.
+    w(x, y) = floor(255 · clip(1 − d(x, y) / ramp, 0, 1)) / 255, where d is the Euclidean
+    distance of pixel (x, y) to the square [ramp, dsize − ramp]²; corners are therefore rounded.
+    For dsize=512, ramp=16 this equals LivePortrait's ``mask_template.png`` / 255 exactly.
 
     Returns:
         float32 array (dsize, dsize) in [0, 1] (a fresh copy; safe to modify).

@@ -1,0 +1,51 @@
+"""playmate_core must import and work with no ComfyUI module importable (nodes -> core <- trainer)."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent("""
+    import importlib.abc, sys
+    BLOCKED = ("comfy", "comfy_api", "comfy_extras", "folder_paths", "server", "nodes", "trainer")
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"blocked: {name}")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    import torch
+    import playmate_core
+    from playmate_core import FaceEngine, FaceEngineConfig, build_face_modules
+    import playmate_core.keypoints, playmate_core.crop
+    torch.manual_seed(0)
+    eng = FaceEngine(build_face_modules(FaceEngineConfig.tiny()), FaceEngineConfig.tiny())
+    img = torch.rand(1, 3, 256, 256)
+    f_s = eng.extract_appearance(img)
+    x_s = eng.transform_keypoints(eng.extract_motion(img))
+    out = eng.warp_decode(f_s, x_s, eng.stitch(x_s, x_s))
+    assert out.shape == (1, 3, 512, 512), out.shape
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+    assert not leaked, leaked
+    print("OK")
+""")
+
+
+def test_core_runs_without_comfyui():
+    res = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().endswith("OK")
+
+
+def test_no_comfy_imports_in_core_sources():
+    bad = []
+    for path in (ROOT / "playmate_core").rglob("*.py"):
+        for line in path.read_text().splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[0] in ("import", "from") and \
+                    words[1].split(".")[0] in ("comfy", "comfy_api", "folder_paths", "server", "nodes", "trainer"):
+                bad.append(f"{path}: {line}")
+    assert not bad, bad
