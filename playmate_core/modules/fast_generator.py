@@ -2,8 +2,6 @@
 
 Same function as `SPADEGenerator.forward` in eval mode (float rounding aside), with less work:
 * spectral norm folded into plain conv weights once (the stored u, v; no power iteration);
-* every SPADE's `mlp_shared` conv reads the same segmentation map: the convs of one resolution are
-  fused into one (all 12 middle-block SPADEs at 64^2; the 3 SPADEs of each up block);
 * the up blocks see a nearest-upsampled map, so their `mlp_shared` conv runs at 64^2 per output
   phase (`conv3x3_nearest_up`): 2.25x (128^2) and 4x (256^2) fewer multiplies;
 * gamma and beta convs of a SPADE are one conv; for the learned shortcut,
@@ -62,22 +60,22 @@ class _FastBlock:
 
     @staticmethod
     def _modulate(normed: torch.Tensor, actv: torch.Tensor, gb: tuple) -> torch.Tensor:
-        gamma, beta = F.conv2d(actv, gb[0], gb[1], padding=1).chunk(2, dim=1)
-        return torch.addcmul(beta, normed, gamma + 1)                             # n * (1 + gamma) + beta
+        """lrelu(n * (1 + gamma) + beta), computed in place on the conv output (fewer big allocations)."""
+        gamma_beta = F.conv2d(actv, gb[0], gb[1], padding=1)
+        gamma, beta = gamma_beta.chunk(2, dim=1)
+        return F.leaky_relu_(beta.addcmul_(normed, gamma.add_(1)), LEAKY_SLOPE_G)
 
-    def __call__(self, x: torch.Tensor, normed: torch.Tensor, actv: list) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor | None, normed: torch.Tensor, actv: list) -> torch.Tensor:
         """x: block input (B,fin,H,W), only used by the identity shortcut (None for up blocks);
         normed: instance_norm(x), possibly at half resolution (then upsampled); actv: per-SPADE maps."""
         if normed.shape[-1] != actv[0].shape[-1]:
             normed = F.interpolate(normed, size=actv[0].shape[-2:], mode="nearest")
-        dx = F.leaky_relu(self._modulate(normed, actv[0], self.gb0), LEAKY_SLOPE_G)
-        dx = F.conv2d(dx, self.w0, self.b0, padding=1)
-        dx = F.leaky_relu(self._modulate(_norm(dx), actv[1], self.gb1), LEAKY_SLOPE_G)
-        dx = F.conv2d(dx, self.w1, self.b1, padding=1)
+        dx = F.conv2d(self._modulate(normed, actv[0], self.gb0), self.w0, self.b0, padding=1)
+        dx = F.conv2d(self._modulate(_norm(dx), actv[1], self.gb1), self.w1, self.b1, padding=1)
         if not self.learned:
             return dx.add_(x)
         gamma, beta_s = F.conv2d(actv[2], self.gs_w, self.gs_b, padding=1).split([self.fin, dx.shape[1]], 1)
-        shortcut = F.conv2d(torch.addcmul(normed, normed, gamma), self.ws)        # conv_s(n * (1 + gamma))
+        shortcut = F.conv2d(gamma.add_(1).mul_(normed), self.ws)                  # conv_s(n * (1 + gamma))
         return dx.add_(shortcut).add_(beta_s)
 
 
@@ -90,36 +88,33 @@ class FastGenerator(nn.Module):
         middle = [getattr(g, f"G_middle_{i}") for i in range(cfg.num_middle_blocks)]
         self.middle = [_FastBlock(b) for b in middle]
         self.up = [_FastBlock(g.up_0), _FastBlock(g.up_1)]
-        self.hidden = cfg.spade_hidden
-        # one mlp_shared conv per resolution: weights stacked over the SPADEs that read it
-        sh = lambda blocks: [s.mlp_shared[0] for b in blocks for s in b.spades]    # noqa: E731
-        mid = sh(self.middle)
-        self.mid_w = _cl(torch.cat([c.weight for c in mid]))
-        self.mid_b = torch.cat([c.bias for c in mid]).detach().clone()
+        # middle blocks: every SPADE reads the same 64^2 seg; each mlp_shared conv is its own call
+        # so its output is a contiguous input for the next conv
+        self.mid_shared = [[(_cl(sp.mlp_shared[0].weight), sp.mlp_shared[0].bias.detach().clone())
+                            for sp in blk.spades] for blk in self.middle]
+        # up blocks: per SPADE, its mlp_shared conv as low-res phase convs (no upsampled seg)
         self.up_shared = []
         for blk, s in zip(self.up, (2, 4)):
-            convs = sh([blk])
-            w = torch.cat([c.weight for c in convs]).detach()
-            phases = [(oa, ob, _cl(k)) for oa, ob, k in nearest_up_phase_kernels(w, s)]
-            self.up_shared.append((phases, torch.cat([c.bias for c in convs]).detach().clone(), s))
+            per_spade = []
+            for spade in blk.spades:
+                conv = spade.mlp_shared[0]
+                groups = [(oa, ob, _cl(k), ph) for oa, ob, k, ph in nearest_up_phase_kernels(conv.weight.detach(), s)]
+                per_spade.append((groups, conv.bias.detach().clone()))
+            self.up_shared.append((per_spade, s))
         conv_img = g.conv_img[0] if isinstance(g.conv_img, nn.Sequential) else g.conv_img
         self.img_w, self.img_b = _cl(conv_img.weight), conv_img.bias.detach().clone()
         self.upscale = cfg.upscale
-
-    def _actv(self, t: torch.Tensor) -> list:
-        return list(F.relu(t).split(self.hidden, dim=1))
 
     @torch.inference_mode()
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
         seg = feature.contiguous(memory_format=CL)                                 # B,256,64,64
         x = F.conv2d(seg, self.fc_w, self.fc_b, padding=1)                         # B,512,64,64
-        actv = self._actv(F.conv2d(seg, self.mid_w, self.mid_b, padding=1))       # 12 x (B,128,64,64)
-        for i, blk in enumerate(self.middle):
-            x = blk(x, _norm(x), actv[2 * i: 2 * i + 2])
-        for blk, (phases, bias, s) in zip(self.up, self.up_shared):
-            up_actv = self._actv(conv3x3_nearest_up(seg, phases, bias, s).contiguous(memory_format=CL))
-            normed = _norm(x)                                                      # stats of the low-res x
-            x = blk(None, normed, up_actv)                                         # learned shortcut: x unused
+        for blk, shared in zip(self.middle, self.mid_shared):
+            actv = [F.relu_(F.conv2d(seg, w, b, padding=1)) for w, b in shared]   # 2 x (B,128,64,64)
+            x = blk(x, _norm(x), actv)
+        for blk, (per_spade, s) in zip(self.up, self.up_shared):
+            up_actv = [F.relu_(conv3x3_nearest_up(seg, groups, bias, s)) for groups, bias in per_spade]
+            x = blk(None, _norm(x), up_actv)      # norm stats of the low-res x; learned shortcut: x unused
         x = F.conv2d(F.leaky_relu(x, LEAKY_SLOPE_G), self.img_w, self.img_b, padding=1)
         if self.upscale > 1:
             x = F.pixel_shuffle(x, self.upscale)                                   # B,3,512,512

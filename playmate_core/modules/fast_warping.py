@@ -28,7 +28,7 @@ class FastWarping(nn.Module):
         self.up = []
         for b in dm.hourglass.decoder.up_blocks:
             w, bias = fold_batchnorm(b.conv, b.norm)
-            self.up.append((nearest_up_phase_kernels(w, 2), bias))
+            self.up.append((nearest_up_phase_kernels(w, 2), bias))            # 4 phase convs at low res
         dec = dm.hourglass.decoder
         self.final = fold_batchnorm(dec.conv, dec.norm)
         self.mask = (dm.mask.weight.detach().clone(), dm.mask.bias.detach().clone())

@@ -43,32 +43,43 @@ def _merge_axis(weight: torch.Tensor, taps: list, dim: int) -> torch.Tensor:
 
 
 def nearest_up_phase_kernels(weight: torch.Tensor, s: int) -> list:
-    """Per output phase (a, b): (row offset, col offset, merged kernel) for `conv3x3_nearest_up`."""
-    out = []
-    for oa, taps_a in _phase_taps(s):
+    """Merged kernels for `conv3x3_nearest_up`, grouped by the low-res window they read.
+
+    Returns [(row offset, col offset, kernels stacked on the output dim, [(a, b) phases])]: the
+    phases of one group share a window, so one conv serves them all.
+    """
+    taps = _phase_taps(s)
+    groups: dict = {}
+    for a, (oa, taps_a) in enumerate(taps):
         w_a = _merge_axis(weight, taps_a, weight.ndim - 2)
-        for ob, taps_b in _phase_taps(s):
-            out.append((oa, ob, _merge_axis(w_a, taps_b, weight.ndim - 1).contiguous()))
-    return out
+        for b, (ob, taps_b) in enumerate(taps):
+            kernel = _merge_axis(w_a, taps_b, weight.ndim - 1)
+            groups.setdefault((oa, ob, kernel.shape[-2:]), []).append(((a, b), kernel))
+    return [(oa, ob, torch.cat([k for _, k in members]).contiguous(), [ab for ab, _ in members])
+            for (oa, ob, _), members in groups.items()]
 
 
-def conv3x3_nearest_up(x: torch.Tensor, phases: list, bias: torch.Tensor | None, s: int) -> torch.Tensor:
-    """conv(pad 1)(nearest_upsample(x, s on H,W)) from the low-res x.
+def conv3x3_nearest_up(x: torch.Tensor, groups: list, bias: torch.Tensor | None, s: int) -> torch.Tensor:
+    """conv(pad 1)(nearest_upsample(x, s on H,W)) from the low-res x, without the upsampled copy.
 
-    x: (B,C,H,W) or (B,C,D,H,W) (depth conv keeps its own 3 taps, padding 1); phases from
-    `nearest_up_phase_kernels`. Returns (B,O,[D,]H*s,W*s).
+    x: (B,C,H,W) (any memory format; the output follows it) or (B,C,D,H,W) (depth conv keeps its
+    own 3 taps, padding 1); groups from `nearest_up_phase_kernels`. Returns (B,O,[D,]H*s,W*s).
     """
     conv = F.conv3d if x.ndim == 5 else F.conv2d
     depth_pad = (1, 0, 0) if x.ndim == 5 else 0
     h, w = x.shape[-2:]
     xp = F.pad(x, (1, 1, 1, 1))                                                 # zero pad H and W by 1
     out = None
-    for idx, (oa, ob, kernel) in enumerate(phases):
-        a, b = divmod(idx, s)
+    for oa, ob, kernel, phases in groups:
         la, lb = kernel.shape[-2:]
         src = xp[..., 1 + oa: 1 + oa + h + la - 1, 1 + ob: 1 + ob + w + lb - 1]
-        y = conv(src, kernel, bias, padding=depth_pad)                          # B,O,[D,]H,W
+        n = len(phases)
+        y = conv(src, kernel, None if bias is None else bias.repeat(n), padding=depth_pad)  # B,n*O,[D,]H,W
         if out is None:
-            out = y.new_empty(*y.shape[:-2], h * s, w * s)
-        out[..., a::s, b::s] = y
+            fmt = torch.channels_last if y.ndim == 4 and y.is_contiguous(memory_format=torch.channels_last) \
+                else torch.contiguous_format
+            out = torch.empty((*y.shape[:1], y.shape[1] // n, *y.shape[2:-2], h * s, w * s), dtype=y.dtype,
+                              device=y.device, memory_format=fmt)
+        for (a, b), part in zip(phases, y.chunk(n, dim=1)):
+            out[..., a::s, b::s] = part
     return out
