@@ -25,6 +25,7 @@ from .modules import (AppearanceFeatureExtractor, MotionExtractor, SPADEGenerato
                       WarpingNetwork)
 from .modules.fast_generator import FastGenerator
 from .modules.fast_warping import FastWarping
+from .modules.stitching import StitchingInference
 
 log = logging.getLogger("playmate")
 
@@ -73,14 +74,18 @@ class FaceEngine:
         self.source = source
         self.F = modules["appearance_feature_extractor"].to(self.device, dtype).eval()
         self.M = modules["motion_extractor"].to(self.device, dtype).eval()
-        self.W = modules["warping_module"].to(self.device, dtype).eval()
-        self.G = modules["spade_generator"].to(self.device, dtype).eval()
+        self.M.detector.exact = not optimize
         self.S = modules[STITCHING_SLOT].to(self.device, torch.float32).eval()
         self.num_kp = cfg.motion.num_kp
-        # W and G run through their inference forms (folded BatchNorm/spectral norm, fused and
-        # polyphase convolutions; see modules/fast_*.py) unless optimize=False.
-        self.warp_net = FastWarping(self.W) if optimize else self.W
-        self.decoder = FastGenerator(self.G) if optimize else self.G
+        self._stitching = StitchingInference(self.S.retarget_shoulder, self.num_kp)
+        # optimize=True: W and G run through their inference forms (folded BatchNorm/spectral norm,
+        # polyphase convolutions; see modules/fast_*.py) and M through its channels-last 1x1-conv
+        # path. optimize=False: the reference's op order, bit-identical to LivePortrait. The engine
+        # keeps only the form it runs, so the weights are held once.
+        w_net = modules["warping_module"].to(self.device, dtype).eval()
+        g_net = modules["spade_generator"].to(self.device, dtype).eval()
+        self.warp_net = FastWarping(w_net) if optimize else w_net
+        self.decoder = FastGenerator(g_net) if optimize else g_net
 
     # ---- inputs -------------------------------------------------------------------------------
     def _image(self, img: torch.Tensor, name: str) -> torch.Tensor:
@@ -117,12 +122,7 @@ class FaceEngine:
     @torch.inference_mode()
     def stitch(self, x_s: torch.Tensor, x_d: torch.Tensor) -> torch.Tensor:
         """x_d' = x_d + delta[:63] per keypoint, then x_d'[..., :2] += delta[63:65] (B,21,3)."""
-        x_s, x_d = self._kp(x_s), self._kp(x_d)
-        b, n = x_d.shape[:2]
-        delta = self.S.retarget_shoulder(torch.cat([x_s.flatten(1), x_d.flatten(1)], 1))  # B,65
-        out = x_d + delta[:, : 3 * n].reshape(b, n, 3)
-        out[..., :2] += delta[:, 3 * n: 3 * n + 2].reshape(b, 1, 2)
-        return out
+        return self._stitching(self._kp(x_s), self._kp(x_d))
 
     @torch.inference_mode()
     def retarget_eye(self, x_s: torch.Tensor, eye_ratio: torch.Tensor) -> torch.Tensor:

@@ -124,3 +124,14 @@ def test_polyphase_conv_equals_conv_of_upsampled():
     x, w = torch.randn(1, 3, 4, 5, 5, generator=g), torch.randn(2, 3, 3, 3, 3, generator=g)
     ref = F.conv3d(F.interpolate(x, scale_factor=(1, 2, 2), mode="nearest"), w, None, padding=1)
     assert torch.allclose(conv3x3_nearest_up(x, nearest_up_phase_kernels(w, 2), None, 2), ref, atol=1e-5)
+
+
+def test_motion_extractor_fast_path_matches_exact_path(tiny_modules, face_image):
+    m = tiny_modules["motion_extractor"]
+    with torch.no_grad():
+        m.detector.exact = True
+        exact = m(face_image)
+        m.detector.exact = False
+        fast = m(face_image)
+    for key in exact:
+        assert torch.allclose(exact[key], fast[key], atol=1e-4, rtol=1e-4), key

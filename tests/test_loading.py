@@ -10,7 +10,7 @@ from playmate_core.liveportrait_weights import STITCHING_SLOT, locate
 
 def _states_equal(engine, modules):
     pairs = [(engine.F, "appearance_feature_extractor"), (engine.M, "motion_extractor"),
-             (engine.W, "warping_module"), (engine.G, "spade_generator"), (engine.S, STITCHING_SLOT)]
+             (engine.warp_net, "warping_module"), (engine.decoder, "spade_generator"), (engine.S, STITCHING_SLOT)]
     for mod, slot in pairs:
         a, b = mod.state_dict(), modules[slot].state_dict()
         assert a.keys() == b.keys(), slot
@@ -20,7 +20,7 @@ def _states_equal(engine, modules):
 
 @pytest.mark.parametrize("layout", ["official", "safetensors"])
 def test_roundtrip_both_layouts(tiny_weights, tiny_modules, tiny_cfg, layout):
-    engine = load_face_engine(tiny_weights[layout], config=tiny_cfg)
+    engine = load_face_engine(tiny_weights[layout], config=tiny_cfg, optimize=False)
     assert locate(tiny_weights[layout]).layout == layout
     _states_equal(engine, tiny_modules)
 
@@ -45,7 +45,7 @@ def test_animal_folder_uses_parent_stitching(tmp_path, tiny_weights, tiny_module
     found = locate(root, animal=True)
     assert found.files["motion_extractor"].parent.name == "animal"
     assert found.files[STITCHING_SLOT].parent == root
-    _states_equal(load_face_engine(root, animal=True, config=tiny_cfg), tiny_modules)
+    _states_equal(load_face_engine(root, animal=True, config=tiny_cfg, optimize=False), tiny_modules)
 
 
 def test_official_stitching_accepts_plain_inner_keys_and_ignores_extras(tmp_path, tiny_weights, tiny_cfg):
@@ -65,7 +65,7 @@ def test_half_precision_file_is_accepted(tmp_path, tiny_weights, tiny_cfg):
     shutil.copytree(tiny_weights["safetensors"], root)
     f = root / "spade_generator.safetensors"
     save_file({k: v.half() for k, v in load_file(f).items()}, f)
-    assert load_face_engine(root, config=tiny_cfg).G.fc.weight.dtype == torch.float32
+    assert load_face_engine(root, config=tiny_cfg, optimize=False).decoder.fc.weight.dtype == torch.float32
 
 
 def test_missing_weights_lists_both_layouts_source_and_licence(tmp_path):

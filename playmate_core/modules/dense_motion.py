@@ -66,6 +66,26 @@ def keypoint_gaussians(kp: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return torch.exp(-0.5 * diff.pow(2).sum(-1) / KP_VARIANCE)
 
 
+def sparse_motion_input(feature: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> tuple:
+    """The K = N+1 motion hypotheses and the hourglass input built from them.
+
+    feature (B,c,D,H,W) compressed f_s; x_s, x_d (B,N,3). Returns sparse (B,K,D,H,W,3) sampling grids
+    (k=0 identity/background, k>=1 translation by x_s[k] - x_d[k]: zero-order, no Jacobians) and the
+    hourglass input (B,K*(c+1),D,H,W) = per hypothesis [gauss(x_d) - gauss(x_s), deformed feature].
+    """
+    b, c, d, h, w = feature.shape
+    k = x_d.shape[1] + 1
+    grid = coordinate_grid_3d(d, h, w, feature)                                  # D,H,W,3
+    moved = grid[None, None] - x_d[:, :, None, None, None, :] + x_s[:, :, None, None, None, :]
+    sparse = torch.cat([grid[None, None].expand(b, 1, d, h, w, 3), moved], dim=1)  # B,K,D,H,W,3
+    feat_k = feature[:, None].expand(b, k, c, d, h, w).reshape(b * k, c, d, h, w)
+    deformed = grid_sample_3d(feat_k, sparse.reshape(b * k, d, h, w, 3)).view(b, k, c, d, h, w)
+    heat = keypoint_gaussians(x_d, grid) - keypoint_gaussians(x_s, grid)        # B,N,D,H,W
+    heat = torch.cat([heat.new_zeros(b, 1, d, h, w), heat], dim=1)              # B,K,D,H,W
+    hg_in = torch.cat([heat[:, :, None], deformed], dim=2).view(b, k * (c + 1), d, h, w)  # B,K*5,D,H,W
+    return sparse, hg_in
+
+
 class DenseMotionNetwork(nn.Module):
     def __init__(self, cfg: WarpingConfig):
         super().__init__()
@@ -81,17 +101,8 @@ class DenseMotionNetwork(nn.Module):
 
     def forward(self, feature: torch.Tensor, x_d: torch.Tensor, x_s: torch.Tensor) -> dict:
         feature = F.relu(self.norm(self.compress(feature)))  # B,4,D,H,W
-        b, c, d, h, w = feature.shape
-        k = self.num_kp + 1
-        grid = coordinate_grid_3d(d, h, w, feature)          # D,H,W,3
-        # Hypothesis 0: identity (background); k >= 1: translate by x_s[k] - x_d[k] (zero order).
-        moved = grid[None, None] - x_d[:, :, None, None, None, :] + x_s[:, :, None, None, None, :]
-        sparse = torch.cat([grid[None, None].expand(b, 1, d, h, w, 3), moved], dim=1)  # B,K,D,H,W,3
-        feat_k = feature[:, None].expand(b, k, c, d, h, w).reshape(b * k, c, d, h, w)
-        deformed = grid_sample_3d(feat_k, sparse.reshape(b * k, d, h, w, 3)).view(b, k, c, d, h, w)
-        heat = keypoint_gaussians(x_d, grid) - keypoint_gaussians(x_s, grid)  # B,N,D,H,W
-        heat = torch.cat([heat.new_zeros(b, 1, d, h, w), heat], dim=1)       # B,K,D,H,W
-        hg_in = torch.cat([heat[:, :, None], deformed], dim=2).view(b, k * (c + 1), d, h, w)  # B,K*5,D,H,W
+        b, _, _, h, w = feature.shape
+        sparse, hg_in = sparse_motion_input(feature, x_s, x_d)
         prediction = self.hourglass(hg_in)                   # B,142,D,H,W
         mask = F.softmax(self.mask(prediction), dim=1)       # B,K,D,H,W
         deformation = (sparse * mask[..., None]).sum(dim=1)  # B,D,H,W,3

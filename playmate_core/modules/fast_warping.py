@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import LEAKY_SLOPE_W, coordinate_grid_3d, grid_sample_3d
-from .dense_motion import keypoint_gaussians
+from .blocks import LEAKY_SLOPE_W, grid_sample_3d
+from .dense_motion import sparse_motion_input
 from .fastconv import conv3x3_nearest_up, fold_batchnorm, nearest_up_phase_kernels
 from .warping import WarpingNetwork
 
@@ -22,7 +22,6 @@ class FastWarping(nn.Module):
     def __init__(self, wnet: WarpingNetwork):
         super().__init__()
         dm = wnet.dense_motion_network
-        self.num_kp = dm.num_kp
         self.compress = fold_batchnorm(dm.compress, dm.norm)
         self.down = [fold_batchnorm(b.conv, b.norm) for b in dm.hourglass.encoder.down_blocks]
         self.up = []
@@ -49,16 +48,9 @@ class FastWarping(nn.Module):
     @torch.inference_mode()
     def forward(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> dict:
         feature = F.relu(F.conv3d(f_s, *self.compress))                            # B,4,D,H,W
-        b, c, d, h, w = feature.shape
-        k = self.num_kp + 1
-        grid = coordinate_grid_3d(d, h, w, feature)                                # D,H,W,3
-        moved = grid[None, None] - x_d[:, :, None, None, None, :] + x_s[:, :, None, None, None, :]
-        sparse = torch.cat([grid[None, None].expand(b, 1, d, h, w, 3), moved], dim=1)  # B,K,D,H,W,3
-        feat_k = feature[:, None].expand(b, k, c, d, h, w).reshape(b * k, c, d, h, w)
-        deformed = grid_sample_3d(feat_k, sparse.reshape(b * k, d, h, w, 3)).view(b, k, c, d, h, w)
-        heat = keypoint_gaussians(x_d, grid) - keypoint_gaussians(x_s, grid)      # B,N,D,H,W
-        heat = torch.cat([heat.new_zeros(b, 1, d, h, w), heat], dim=1)            # B,K,D,H,W
-        prediction = self._hourglass(torch.cat([heat[:, :, None], deformed], dim=2).view(b, -1, d, h, w))
+        b, _, _, h, w = feature.shape
+        sparse, hg_in = sparse_motion_input(feature, x_s, x_d)
+        prediction = self._hourglass(hg_in)                                        # B,142,D,H,W
         mask = F.softmax(F.conv3d(prediction, *self.mask, padding=3), dim=1)      # B,K,D,H,W
         deformation = torch.einsum("bkdhwc,bkdhw->bdhwc", sparse, mask)           # B,D,H,W,3
         occlusion = None
