@@ -161,9 +161,18 @@ class FaceEngine:
         return self.decoder(feature.to(self.device, self.dtype)).float()
 
     @torch.inference_mode()
-    def warp_decode(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor) -> torch.Tensor:
-        """G(W(f_s, x_s, x_d)) -> (B,3,512,512) in (0,1). f_s and x_s of batch 1 broadcast to x_d's batch."""
-        return self.decoder(self.warp_net(*self._warp_inputs(f_s, x_s, x_d))["out"]).float()
+    def warp_decode(self, f_s: torch.Tensor, x_s: torch.Tensor, x_d: torch.Tensor,
+                    chunk: int | None = None) -> torch.Tensor:
+        """G(W(f_s, x_s, x_d)) -> (B,3,512,512) in (0,1). f_s and x_s of batch 1 broadcast to x_d's batch.
+
+        Frames run `chunk` at a time (default: 1 on CPU, where larger batches are slower per frame
+        and multiply peak memory; all at once elsewhere).
+        """
+        f_s, x_s, x_d = self._warp_inputs(f_s, x_s, x_d)
+        chunk = chunk or (1 if self.device.type == "cpu" else x_d.shape[0])
+        outs = [self.decoder(self.warp_net(f_s[i:i + chunk], x_s[i:i + chunk], x_d[i:i + chunk])["out"]).float()
+                for i in range(0, x_d.shape[0], chunk)]
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
 def load_face_modules(path: str | Path, cfg: FaceEngineConfig | None = None, animal: bool = False) -> tuple:
