@@ -1,0 +1,138 @@
+"""Real-time factor and peak RSS of the motion model (stage 1 + emotion module), and of the audio encoder.
+
+    python benchmarks/motion.py                 # full table (takes a few minutes on 2 cores)
+    python benchmarks/motion.py --quick         # tiny preset, 2 steps: a smoke test of this script
+
+RTF = compute seconds per second of generated motion, for ~20 s of motion (500 frames at 25 fps,
+7 windows of 80 frames) from synthetic audio features, so the audio encoder is excluded; < 1 is
+faster than real time. Each row runs in a fresh subprocess (its peak RSS is its own: interpreter +
+model + activations), after a 1-window warm-up. Models are randomly initialised (timing does not
+depend on the weights). Guidance modes:
+
+    none           w_a = 1, no emotion: 1 trunk pass per step                     (stage-1 model)
+    audio CFG      w_a = 1.5: trunk for null audio and audio, batched             (stage-1 model)
+    audio+emotion  eq. 8 with w_a = w_e = 1.5, emotion 'happy'                    (model with emotion module)
+                   (the eps(a,0) emotion pass has coefficient w_a - w_e = 0 and is skipped)
+    all 3 branches eq. 8 with w_a = 1.5, w_e = 2.0: trunk x2, emotion blocks + Exp-MLP x3
+
+The audio encoder row times `encode` of a random wav2vec2-base-sized model (playmate_core.audio).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = {"none": (None, 1.0, 1.0, False), "audio CFG": (None, 1.5, 1.5, False),
+         "audio+emotion CFG": ("happy", 1.5, 1.5, True), "all 3 branches": ("happy", 1.5, 2.0, True)}
+SECONDS, FPS = 20.0, 25
+
+
+def worker(preset: str, dtype: str, steps: int, mode: str, threads: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import torch
+    torch.set_num_threads(threads)
+    from playmate_core.motion import build_motion_model, generate_motion
+    emotion, w_a, w_e, with_module = MODES[mode]
+    torch.manual_seed(0)
+    model = build_motion_model(preset, emotion=with_module).to(dtype=getattr(torch, dtype))
+    cfg = model.config
+    src = {"kp": torch.zeros(1, 21, 3), "exp": torch.zeros(1, 21, 3), "pitch": torch.zeros(1, 1),
+           "yaw": torch.zeros(1, 1), "roll": torch.zeros(1, 1), "t": torch.zeros(1, 3), "scale": torch.ones(1, 1)}
+    n = int(SECONDS * FPS)
+    feats = torch.randn(n, cfg.audio_layers, cfg.audio_dim, generator=torch.Generator().manual_seed(0))
+    run = dict(source_motion=src, emotion=emotion, w_a=w_a, w_e=w_e, steps=steps)
+    generate_motion(model, features=feats[:cfg.window], **{**run, "steps": 2})        # warm-up, packs weights
+    calls = []
+    t0 = time.perf_counter()
+    generate_motion(model, features=feats, callback=lambda i, total: calls.append(total), **run)
+    seconds = time.perf_counter() - t0
+    return {"preset": preset, "dtype": dtype, "steps": steps, "mode": mode, "seconds": seconds,
+            "rtf": seconds / SECONDS, "windows": calls[-1] // steps, "ms_per_step": 1000 * seconds / calls[-1],
+            "params_m": model.parameter_counts()["total"] / 1e6,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "threads": torch.get_num_threads()}
+
+
+def encoder_worker(threads: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import torch
+    torch.set_num_threads(threads)
+    try:
+        from playmate_core.audio import build_random_encoder, encoder_seconds_per_audio_second
+    except ImportError as exc:
+        return {"skipped": f"audio front-end not importable ({exc})"}
+    sec = encoder_seconds_per_audio_second(build_random_encoder("base"), seconds=10.0)
+    return {"seconds_per_audio_second": sec, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _subprocess(args: list) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark worker {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def plan(quick: bool) -> list:
+    if quick:
+        return [("tiny", "float32", 2, mode) for mode in MODES]
+    rows = [(p, "float32", s, m) for p in ("tiny", "base") for s in (25, 50) for m in MODES]
+    return rows + [("base", "bfloat16", s, m) for s in (25, 50) for m in MODES]
+
+
+def to_markdown(rows: list, encoder: dict) -> str:
+    lines = ["| model | dtype | params (M) | DDIM steps | guidance | windows | seconds for 20 s | RTF | ms / step "
+             "| peak RSS (MB) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['preset']} | {r['dtype']} | {r['params_m']:.1f} | {r['steps']} | {r['mode']} | "
+                     f"{r['windows']} | {r['seconds']:.2f} | **{r['rtf']:.3f}** | {r['ms_per_step']:.1f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    if "skipped" in encoder:
+        lines.append(f"\nAudio encoder: skipped ({encoder['skipped']}).")
+    else:
+        lines.append(f"\nAudio encoder (random wav2vec2-base size, fp32): {encoder['seconds_per_audio_second']:.3f} s "
+                     f"per second of audio (RTF), peak RSS {encoder['peak_rss_mb']:.0f} MB.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="tiny preset, 2 steps (smoke test)")
+    p.add_argument("--no-encoder", action="store_true", help="skip the audio encoder row")
+    p.add_argument("--json", help="also write the rows here")
+    p.add_argument("--worker", nargs=4, metavar=("PRESET", "DTYPE", "STEPS", "MODE"), help=argparse.SUPPRESS)
+    p.add_argument("--encoder-worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        preset, dtype, steps, mode = args.worker
+        print(json.dumps(worker(preset, dtype, int(steps), mode, args.threads)))
+        return
+    if args.encoder_worker:
+        print(json.dumps(encoder_worker(args.threads)))
+        return
+    import torch
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"threads {args.threads}", file=sys.stderr)
+    rows = []
+    for preset, dtype, steps, mode in plan(args.quick):
+        row = _subprocess(["--worker", preset, dtype, str(steps), mode, "--threads", str(args.threads)])
+        rows.append(row)
+        print(f"  {preset} {dtype} {steps} steps {mode}: RTF {row['rtf']:.2f}, {row['ms_per_step']:.1f} ms/step, "
+              f"peak RSS {row['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    encoder = {"skipped": "--no-encoder"} if args.no_encoder or args.quick else \
+        _subprocess(["--encoder-worker", "--threads", str(args.threads)])
+    print(to_markdown(rows, encoder))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "encoder": encoder}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
