@@ -9,40 +9,13 @@ Configs never read files. `from_dict` rejects unknown keys so a misspelled optio
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Mapping
 
-
-def _strict_from_dict(cls, data: Mapping[str, Any]):
-    """Build dataclass `cls` from `data`, refusing unknown keys and recursing into nested configs."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown config keys {unknown}; expected a subset of {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        ftype = names[key].type
-        sub = _NESTED.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
-        if sub is not None and isinstance(value, Mapping):
-            value = _strict_from_dict(sub, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-class _ConfigMixin:
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]):
-        return _strict_from_dict(cls, data)
+from .config_base import ConfigMixin
 
 
 @dataclass(frozen=True)
-class AppearanceConfig(_ConfigMixin):
+class AppearanceConfig(ConfigMixin):
     """F: 2D conv encoder lifted to a 3D feature volume f_s (B, reshape_channel, reshape_depth, 64, 64)."""
     image_channel: int = 3
     block_expansion: int = 64
@@ -54,7 +27,7 @@ class AppearanceConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class MotionExtractorConfig(_ConfigMixin):
+class MotionExtractorConfig(ConfigMixin):
     """M: ConvNeXt-V2 backbone with pose-bin, translation, expression, scale and keypoint heads."""
     in_chans: int = 3
     depths: tuple = (3, 3, 9, 3)
@@ -64,7 +37,7 @@ class MotionExtractorConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class DenseMotionConfig(_ConfigMixin):
+class DenseMotionConfig(ConfigMixin):
     """Dense-motion hourglass inside W."""
     block_expansion: int = 32
     max_features: int = 1024
@@ -74,7 +47,7 @@ class DenseMotionConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class WarpingConfig(_ConfigMixin):
+class WarpingConfig(ConfigMixin):
     """W: dense motion + occlusion, warps f_s and projects it to 2D (B, 256, 64, 64)."""
     num_kp: int = 21
     block_expansion: int = 64
@@ -86,7 +59,7 @@ class WarpingConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class GeneratorConfig(_ConfigMixin):
+class GeneratorConfig(ConfigMixin):
     """G: SPADE decoder; `upscale` 2 adds the final pixel shuffle (256 -> 512)."""
     upscale: int = 2
     block_expansion: int = 64
@@ -98,14 +71,14 @@ class GeneratorConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class MLPConfig(_ConfigMixin):
+class MLPConfig(ConfigMixin):
     input_size: int
     hidden_sizes: tuple
     output_size: int
 
 
 @dataclass(frozen=True)
-class StitchingConfig(_ConfigMixin):
+class StitchingConfig(ConfigMixin):
     """S: stitching (126->65), lip (65->63) and eye (66->63) retargeting MLPs."""
     stitching: MLPConfig = field(default_factory=lambda: MLPConfig(126, (128, 128, 64), 65))
     lip: MLPConfig = field(default_factory=lambda: MLPConfig(65, (128, 128, 64), 63))
@@ -113,7 +86,7 @@ class StitchingConfig(_ConfigMixin):
 
 
 @dataclass(frozen=True)
-class FaceEngineConfig(_ConfigMixin):
+class FaceEngineConfig(ConfigMixin):
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
     motion: MotionExtractorConfig = field(default_factory=MotionExtractorConfig)
     warping: WarpingConfig = field(default_factory=WarpingConfig)
@@ -141,9 +114,3 @@ class FaceEngineConfig(_ConfigMixin):
 
 
 FACE_PRESETS = {"liveportrait": FaceEngineConfig.liveportrait, "tiny": FaceEngineConfig.tiny}
-
-_NESTED = {
-    "AppearanceConfig": AppearanceConfig, "MotionExtractorConfig": MotionExtractorConfig,
-    "DenseMotionConfig": DenseMotionConfig, "WarpingConfig": WarpingConfig,
-    "GeneratorConfig": GeneratorConfig, "MLPConfig": MLPConfig, "StitchingConfig": StitchingConfig,
-}

@@ -14,21 +14,20 @@ inputs the four Proj modules take is OUR reading of the paper (see the design no
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
+from ..config_base import ConfigMixin
 from .conformer import ConformerTrunk
 from .layout import EXP_DIM, MOTION_DIM, POSE_DIM
 from .linear import Linear
 
 
 @dataclass(frozen=True)
-class MotionDenoiserConfig:
+class MotionDenoiserConfig(ConfigMixin):
     """Architecture of eps_theta (saved in every checkpoint; strict `from_dict`)."""
     d_model: int = 512
     num_layers: int = 8
@@ -52,16 +51,6 @@ class MotionDenoiserConfig:
         if self.d_model % self.num_heads or (self.d_model // self.num_heads) % 2:
             raise ValueError(f"d_model {self.d_model} / num_heads {self.num_heads} must be an even head dim")
 
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "MotionDenoiserConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"MotionDenoiserConfig: unknown keys {unknown}; this file was written by a "
-                             f"different version of the motion model")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 MOTION_PRESETS = {

@@ -15,14 +15,13 @@ interpolating between null and a label gives continuous strength.
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..config_base import ConfigMixin
 from .attention import RotarySelfAttention
 from .conformer import modulate
 from .linear import Linear
@@ -32,7 +31,7 @@ INTENSITY_LEVELS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
-class EmotionConfig:
+class EmotionConfig(ConfigMixin):
     """Architecture of the emotion module (saved in its checkpoint; strict `from_dict`)."""
     d_model: int = 512
     num_blocks: int = 2
@@ -42,15 +41,6 @@ class EmotionConfig:
     num_intensities: int = len(INTENSITY_LEVELS)  # + 1 unknown row
     dropout: float = 0.1
 
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "EmotionConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"EmotionConfig: unknown keys {unknown}")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
     @property
     def null_emotion(self) -> int:

@@ -9,16 +9,16 @@ network. Schedule (Nichol & Dhariwal 2021), T = 1000 training steps:
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Mapping
+from dataclasses import dataclass
 
 import torch
 
+from ..config_base import ConfigMixin
+
 
 @dataclass(frozen=True)
-class DiffusionConfig:
+class DiffusionConfig(ConfigMixin):
     """Diffusion settings stored in every checkpoint. x0_clip: |x0_hat| bound in normalised units
     during sampling (None = off); it tames the first DDIM step, where alpha_bar ~ 2e-9."""
     num_train_timesteps: int = 1000
@@ -32,16 +32,6 @@ class DiffusionConfig:
         if self.schedule != "cosine" or self.prediction != "epsilon":
             raise ValueError(f"only schedule='cosine' and prediction='epsilon' are implemented, got "
                              f"{self.schedule!r}/{self.prediction!r}")
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "DiffusionConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"DiffusionConfig: unknown keys {unknown}")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 def cosine_alpha_bar(t: torch.Tensor, num_steps: int, s: float) -> torch.Tensor:
