@@ -1,0 +1,124 @@
+"""Stage 2: train the emotion module on a frozen stage-1 model (motion-model.md §2.7-2.8).
+
+    python -m trainer.stage2_emotion --data DATA --out runs/stage2 --stage1 runs/stage1/motion_stage1.safetensors
+    torchrun --nproc_per_node 8 -m trainer.stage2_emotion --data DATA --out runs/stage2 --stage1 ...
+
+The stage-1 denoiser (trunk and both heads) is frozen; only the emotion module trains, with nested
+condition dropout per sample, u ~ U(0,1):
+    u < 0.10           audio null + emotion null
+    0.10 <= u < 0.45   emotion null
+    else               full condition (the clip's label; clips without a label use the null emotion)
+Normalisation statistics come from the stage-1 checkpoint. Writes out/train_state.pt,
+out/motion_emotion.safetensors (emotion part only) and out/motion_full.safetensors (stage 1 + emotion).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from playmate_core.motion import (EMOTION_PRESETS, EmotionConfig, EmotionModule, load_motion_model,
+                                  save_motion_checkpoint)
+from playmate_core.motion.model import MotionModel
+
+from .batches import diffusion_inputs, drop_current_audio, eps_mse
+from .common import set_requires_grad
+from .config import TrainConfig, load_config
+from .data import MotionWindows, load_clips
+from .loop import Stage, run
+
+log = logging.getLogger("playmate.trainer")
+EXPORTS = {"emotion": "motion_emotion.safetensors", "all": "motion_full.safetensors"}
+
+
+def load_stage1(path: str) -> MotionModel:
+    if not path:
+        raise ValueError("stage 2 needs the stage-1 motion checkpoint: pass "
+                         "--stage1 runs/stage1/motion_stage1.safetensors")
+    model = load_motion_model(path)
+    if not model.meta.get("stage1_trained"):
+        raise ValueError(f"'{path}' holds an UNTRAINED stage-1 model; train stage 1 first (trainer.stage1_motion)")
+    return model
+
+
+def emotion_conditions(batch: dict, emotion: EmotionModule, cond, g: torch.Generator, frames: int) -> tuple:
+    """Nested dropout -> (emo_w (B,T,9), int_w (B,T,4) one-hot, audio drop (B,) bool)."""
+    ecfg = emotion.cfg
+    emo = torch.as_tensor(batch["emotion"], dtype=torch.long)                 # B
+    inten = torch.as_tensor(batch["intensity"], dtype=torch.long)             # B
+    u = torch.rand(emo.shape[0], generator=g)
+    both = u < cond.p_both_null
+    no_emotion = u < cond.p_both_null + cond.p_emotion_null
+    emo = torch.where(no_emotion, torch.full_like(emo, ecfg.null_emotion), emo)
+    inten = torch.where(no_emotion, torch.full_like(inten, ecfg.unknown_intensity), inten)
+    emo_w = torch.nn.functional.one_hot(emo, ecfg.num_emotions + 1).float()[:, None].expand(-1, frames, -1)
+    int_w = torch.nn.functional.one_hot(inten, ecfg.num_intensities + 1).float()[:, None].expand(-1, frames, -1)
+    return emo_w, int_w, both
+
+
+def stage2_loss(cfg: TrainConfig, model: MotionModel):
+    def loss(net, batch: dict, g: torch.Generator, device) -> torch.Tensor:
+        x = diffusion_inputs(batch, model, cfg.cond, g, device)
+        emo_w, int_w, both = emotion_conditions(batch, model.emotion, cfg.cond, g, x["x_t"].shape[1])
+        drop_current_audio(x, both)
+        eps = net(x["x_t"], x["t"], x["prev"], x["audio"], x["f_id"], x["audio_null"],
+                  emotion=(emo_w.to(device), int_w.to(device)))                  # B,T,70
+        return eps_mse(eps, x["noise"])
+    return loss
+
+
+def build_stage(cfg: TrainConfig, dist, dataset: MotionWindows) -> Stage:
+    base = dataset.stage1_model
+    width = base.config
+    ecfg = EMOTION_PRESETS.get(cfg.preset) or EmotionConfig(d_model=width.d_model, num_heads=width.num_heads)
+    if ecfg.d_model != base.config.d_model:
+        raise ValueError(f"preset {cfg.preset!r} has emotion width {ecfg.d_model}, the stage-1 model in "
+                         f"'{cfg.stage1}' has width {base.config.d_model}; use --set preset= matching stage 1")
+    model = MotionModel(base.denoiser, EmotionModule(ecfg), base.stats, base.diffusion,
+                        {**base.meta, "emotion_trained": True})
+    set_requires_grad(model.denoiser, False)
+    model.denoiser.eval()
+    model.emotion.train()
+
+    def export(ema_model, out: Path, meta: dict) -> list:
+        meta = {**meta, "stage1_checkpoint": str(cfg.stage1), **dataset.manifest_meta}
+        paths = []
+        for part, name in EXPORTS.items():
+            tmp = out / ("tmp_" + name)
+            trained = True if part == "emotion" else None          # 'all': stage 1 keeps its own flag
+            save_motion_checkpoint(tmp, ema_model, part=part, trained=trained, training=meta)
+            paths.append(tmp.replace(out / name))
+        return paths
+
+    return Stage("stage2_emotion", model, model.emotion, stage2_loss(cfg, model), export, lambda m: m.emotion)
+
+
+def make_dataset(data: str | Path, cfg: TrainConfig) -> MotionWindows:
+    stage1 = load_stage1(cfg.stage1)
+    clips = load_clips(data, cfg.data.min_frames)
+    ds = MotionWindows(clips, stage1.stats)
+    ds.stage1_model = stage1
+    ds.manifest_meta = {"data": str(data), "clips": len(clips), "frames": sum(c.frames for c in clips),
+                        "labelled_clips": sum(c.emotion < len(stage1.emotion_labels) for c in clips)}
+    return ds
+
+
+def main(argv=None, stop_at: int | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl)")
+    parser.add_argument("--out", required=True, help="run folder: training state, log, motion checkpoints")
+    parser.add_argument("--stage1", help="stage-1 motion checkpoint (same as --set stage1=PATH)")
+    parser.add_argument("--config", help="YAML file of TrainConfig overrides (trainer/configs/)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. optim.lr=3e-4")
+    args = parser.parse_args(argv)
+    sets = list(args.set) + ([f"stage1={args.stage1}"] if args.stage1 else [])
+    cfg = load_config(TrainConfig, args.config, sets)
+    return run(cfg, args.out, build_stage, lambda dist: make_dataset(args.data, cfg), stop_at=stop_at)
+
+
+if __name__ == "__main__":
+    main()
