@@ -8,6 +8,7 @@ misspelled option never silently does nothing. Defaults follow motion-model.md Â
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import typing
 from dataclasses import dataclass, field
@@ -154,3 +155,15 @@ def load_config(cls=TrainConfig, path: str | Path | None = None, overrides: Sequ
         _merge(cfg, data)
     _merge(cfg, parse_set(overrides))
     return cfg.validate()
+
+
+def stage_arguments(doc: str, out_help: str) -> argparse.ArgumentParser:
+    """The options every motion stage takes: --data, --out, --config, --set."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl)")
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--config", help="YAML file of TrainConfig overrides (trainer/configs/)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. optim.lr=3e-4")
+    return parser

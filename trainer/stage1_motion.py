@@ -11,7 +11,6 @@ out/train_state.pt exists.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 from playmate_core.motion import build_motion_model, save_motion_checkpoint
 
 from .batches import diffusion_inputs, drop_current_audio, eps_mse
-from .config import TrainConfig, load_config
+from .config import TrainConfig, load_config, stage_arguments
 from .data import MotionWindows, compute_stats, load_clips
 from .loop import Stage, run
 
@@ -67,13 +66,7 @@ def build_stage(cfg: TrainConfig, dist, dataset: MotionWindows) -> Stage:
 
 
 def main(argv=None, stop_at: int | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl)")
-    parser.add_argument("--out", required=True, help="run folder: training state, log, motion checkpoint")
-    parser.add_argument("--config", help="YAML file of TrainConfig overrides (trainer/configs/)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="dotted overrides, e.g. optim.lr=3e-4")
+    parser = stage_arguments(__doc__, "run folder: training state, log, motion checkpoint")
     args = parser.parse_args(argv)
     cfg = load_config(TrainConfig, args.config, args.set)
     return run(cfg, args.out, build_stage, lambda dist: make_dataset(args.data, cfg), stop_at=stop_at)

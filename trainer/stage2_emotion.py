@@ -13,7 +13,6 @@ out/motion_emotion.safetensors (emotion part only) and out/motion_full.safetenso
 """
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from playmate_core.motion.model import MotionModel
 
 from .batches import diffusion_inputs, drop_current_audio, eps_mse
 from .common import set_requires_grad
-from .config import TrainConfig, load_config
+from .config import TrainConfig, load_config, stage_arguments
 from .data import MotionWindows, load_clips
 from .loop import Stage, run
 
@@ -106,14 +105,8 @@ def make_dataset(data: str | Path, cfg: TrainConfig) -> MotionWindows:
 
 
 def main(argv=None, stop_at: int | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl)")
-    parser.add_argument("--out", required=True, help="run folder: training state, log, motion checkpoints")
+    parser = stage_arguments(__doc__, "run folder: training state, log, motion checkpoints")
     parser.add_argument("--stage1", help="stage-1 motion checkpoint (same as --set stage1=PATH)")
-    parser.add_argument("--config", help="YAML file of TrainConfig overrides (trainer/configs/)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="dotted overrides, e.g. optim.lr=3e-4")
     args = parser.parse_args(argv)
     sets = list(args.set) + ([f"stage1={args.stage1}"] if args.stage1 else [])
     cfg = load_config(TrainConfig, args.config, sets)
