@@ -1,0 +1,133 @@
+"""End-to-end fixtures: ONE real ComfyUI 0.3.75 server (CPU) for all e2e tests, with this repo linked as
+custom_nodes/ComfyUI-Playmate, tiny random demo models (tools/make_demo_models.py, no download) and real
+inputs (a face photo, espeak-ng speech, a driving video) uploaded through the HTTP API.
+
+Where ComfyUI comes from: $PLAYMATE_COMFY_VENV, else the running venv (CI: .ci/run installs ComfyUI into
+.venv-ci), else .venv-comfyui in the repo. When none holds ComfyUI the e2e tests FAIL, unless
+PLAYMATE_E2E_OPTIONAL=1 (then they are skipped with the reason). Same for chromium / playwright-core
+(the UI check).
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from e2e_env import (ASSETS, E2E, LONG_TEXT, SPEECH_TEXT, comfy_client, comfy_server, find_comfy_venv,  # noqa: F401
+                     unavailable)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: end-to-end tests against a real ComfyUI server (tests/e2e)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def espeak(text: str, out: Path) -> Path:
+    exe = shutil.which("espeak-ng")
+    if not exe:
+        unavailable("espeak-ng is not installed (apt-get install -y espeak-ng)")
+    subprocess.run([exe, "-w", str(out), text], check=True, capture_output=True)
+    return out
+
+
+def write_png(arr: np.ndarray, out: Path) -> Path:
+    from PIL import Image
+
+    Image.fromarray(arr).save(out)
+    return out
+
+
+def write_driving_video(face: np.ndarray, out: Path, frames: int = 25, fps: int = 25) -> Path:
+    """A real face moving: the photo shifted and rotated a little per frame, H.264 mp4 (even size)."""
+    import av
+    import cv2
+
+    h, w = face.shape[:2]
+    container = av.open(str(out), "w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    for i in range(frames):
+        t = i / frames * 2 * math.pi
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 6 * math.sin(t), 1.0)
+        m[:, 2] += (6 * math.sin(t), 4 * math.cos(t))
+        img = cv2.warpAffine(face, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        for p in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            container.mux(p)
+    for p in stream.encode():
+        container.mux(p)
+    container.close()
+    return out
+
+
+@pytest.fixture(scope="session")
+def e2e_inputs(tmp_path_factory) -> dict:
+    """Local files: face.png (bundled or the astronaut, 512x512), face_odd.png (odd-size crop), grey.png
+    (no face), speech.wav (bundled or espeak-ng, ~2 s), speech_long.wav (~20 s), driving.mp4."""
+    from skimage.data import astronaut
+
+    d = tmp_path_factory.mktemp("e2e-inputs")
+    files = {}
+    astro = astronaut()                                  # 512x512x3 uint8, a real face photo
+    if (ASSETS / "face.png").is_file():
+        files["face.png"] = shutil.copy(ASSETS / "face.png", d / "face.png")
+    else:
+        files["face.png"] = write_png(astro, d / "face.png")
+    files["face_odd.png"] = write_png(np.ascontiguousarray(astro[5:336, 60:359]), d / "face_odd.png")  # 299x331
+    files["grey.png"] = write_png(np.full((256, 256, 3), 128, np.uint8), d / "grey.png")
+    if (ASSETS / "speech.wav").is_file():
+        files["speech.wav"] = shutil.copy(ASSETS / "speech.wav", d / "speech.wav")
+    else:
+        files["speech.wav"] = espeak(SPEECH_TEXT, d / "speech.wav")
+    files["speech_long.wav"] = espeak(LONG_TEXT, d / "speech_long.wav")
+    if (ASSETS / "driving.mp4").is_file():
+        files["driving.mp4"] = shutil.copy(ASSETS / "driving.mp4", d / "driving.mp4")
+    else:
+        files["driving.mp4"] = write_driving_video(np.ascontiguousarray(astro[0:320, 96:416]), d / "driving.mp4")
+    return {k: Path(v) for k, v in files.items()}
+
+
+# ---------------------------------------------------------------------------------------- server
+@pytest.fixture(scope="session")
+def comfy(tmp_path_factory):
+    """The running server (tools/comfyui/server.py ComfyServer); stopped at the end of the session."""
+    venv = find_comfy_venv()
+    if venv is None:
+        unavailable("no venv with ComfyUI 0.3.75 found ($PLAYMATE_COMFY_VENV, the running venv, .venv-ci, .venv-comfyui)")
+    base = tmp_path_factory.mktemp("comfy-base")
+    try:
+        srv = comfy_server.start_server(venv, base, extra_args=["--cache-none"], timeout=240)
+    except comfy_server.ServerError as e:
+        pytest.fail(f"ComfyUI did not start with the Playmate pack:\n{e}", pytrace=False)
+    yield srv
+    srv.stop()
+    if "(IMPORT FAILED)" in srv.log_text():   # e.g. a lazily imported module failing later
+        print(srv.log_tail(80), file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def client(comfy):
+    return comfy_client.ComfyClient(comfy.url, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def uploaded(client, e2e_inputs) -> dict:
+    """Upload every input into the server's input/ (names as the workflows expect them)."""
+    return {name: client.upload(path) for name, path in e2e_inputs.items()}
+
+
+@pytest.fixture(scope="session")
+def object_info(client) -> dict:
+    return client.object_info()
+
+

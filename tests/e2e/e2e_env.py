@@ -1,0 +1,57 @@
+"""Paths, the server/client modules of tools/comfyui and prerequisite handling shared by the e2e tests."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E = Path(__file__).resolve().parent
+WORKFLOWS = ROOT / "workflows"
+EXAMPLES = ROOT / "example_workflows"
+ASSETS = WORKFLOWS / "assets"
+OPTIONAL = os.environ.get("PLAYMATE_E2E_OPTIONAL") == "1"
+SPEECH_TEXT = "Hello, I am a talking portrait."
+LONG_TEXT = ("This is a much longer sentence, spoken on purpose so that the render takes a good while, "
+             "which gives the test enough time to press the interrupt button while frames are being drawn. ") * 3
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+comfy_server = _load("playmate_comfy_server", ROOT / "tools" / "comfyui" / "server.py")
+comfy_client = _load("playmate_comfy_client", ROOT / "tools" / "comfyui" / "client.py")
+
+
+def unavailable(reason: str):
+    """Fail (CI) or skip (PLAYMATE_E2E_OPTIONAL=1) for a missing prerequisite."""
+    if OPTIONAL:
+        pytest.skip(f"{reason} (skipped because PLAYMATE_E2E_OPTIONAL=1)")
+    pytest.fail(f"{reason}. Run .ci/run (installs it), or set PLAYMATE_E2E_OPTIONAL=1 to skip the e2e tests.",
+                pytrace=False)
+
+
+def find_comfy_venv() -> Path | None:
+    cands = [os.environ.get("PLAYMATE_COMFY_VENV"), sys.prefix, ROOT / ".venv-ci", ROOT / ".venv-comfyui"]
+    for c in cands:
+        if c and comfy_server.is_installed(c):
+            return Path(c)
+    return None
+
+
+
+def api_workflows() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*_api.json"))
+
+
+def ui_workflows() -> list[Path]:
+    return sorted(p for p in list(WORKFLOWS.glob("*.json")) + list(EXAMPLES.glob("*.json"))
+                  if not p.name.endswith("_api.json"))

@@ -1,0 +1,112 @@
+"""Bad inputs on the real server: runtime errors name the Playmate node and the fix, keep the outputs of
+nodes that ran and leave the server serving; out-of-range values and unknown nodes are HTTP 400."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from e2e_env import WORKFLOWS
+from e2e_helpers import add_node, describe, load_api, nodes_of, output_index, set_literal, upstream
+
+
+@pytest.fixture(scope="module")
+def base_wf() -> dict:
+    p = WORKFLOWS / "audio_to_video_api.json"
+    if not p.is_file():
+        pytest.fail("workflows/audio_to_video_api.json is missing")
+    return load_api(p)
+
+
+def one(wf: dict, class_type: str) -> str:
+    ids = nodes_of(wf, class_type)
+    assert ids, f"no {class_type} node in the workflow"
+    return ids[0]
+
+
+def extract_only(base_wf: dict, object_info: dict) -> tuple[dict, str]:
+    """LoadModels + LoadImage + PlaymateExtractMotion -> PreviewImage(crops): a cheap prompt that runs a
+    Playmate node on the photo. Returns (workflow, preview node id)."""
+    ex = one(base_wf, "PlaymateExtractMotion")
+    wf = upstream(base_wf, ex)
+    idx = output_index(object_info, "PlaymateExtractMotion", "crops")
+    preview = add_node(wf, "PreviewImage", {"images": [ex, idx]})
+    return wf, preview
+
+
+def test_no_face_is_a_clear_error_and_the_server_keeps_serving(client, uploaded, base_wf, object_info):
+    wf = copy.deepcopy(base_wf)
+    img = one(wf, "LoadImage")
+    wf[img]["inputs"]["image"] = uploaded["grey.png"]
+    saved = add_node(wf, "PreviewImage", {"images": [img, 0]})    # an output node that runs before the failure
+    r = client.run(wf, timeout=300)
+    assert r.status == "execution_error", describe(r)
+    e = r.error
+    assert e["node_type"].startswith("Playmate"), e
+    msg = e["exception_message"]
+    assert "face" in msg.lower(), msg
+    # names the node (display name or id) and says what to do about it
+    display = object_info[e["node_type"]].get("display_name", e["node_type"])
+    assert display.lower() in msg.lower() or e["node_type"] in msg, f"the message does not name the node: {msg!r}"
+    assert any(w in msg.lower() for w in ("crop", "on_missing_face", "photo", "image with", "try", "use ", "choose")), \
+        f"the message gives no fix: {msg!r}"
+    assert "Traceback" not in msg
+    assert saved in r.outputs and r.outputs[saved].get("images"), f"outputs of nodes that ran are lost: {r.outputs}"
+
+    good, preview = extract_only(base_wf, object_info)
+    r2 = client.run(good, timeout=300)
+    assert r2.status == "success", describe(r2)
+    assert r2.outputs.get(preview, {}).get("images"), r2.outputs
+
+
+def _rejected(client, wf) -> dict:
+    running, pending = client.queue()
+    code, body = client.submit(wf)
+    assert code == 400, f"expected HTTP 400, got {code}: {body}"
+    assert client.queue()[1] == pending, "a rejected prompt must not be queued"
+    return body
+
+
+def _error_types(body: dict, node: str) -> dict:
+    return {x.get("extra_info", {}).get("input_name"): x["type"] for x in body["node_errors"][node]["errors"]}
+
+
+def test_steps_too_large_is_400(client, uploaded, base_wf):
+    wf = copy.deepcopy(base_wf)
+    a2m = one(wf, "PlaymateAudioToMotion")
+    wf[a2m]["inputs"]["steps"] = 100000
+    body = _rejected(client, wf)
+    assert _error_types(body, a2m).get("steps") == "value_bigger_than_max", body
+
+
+def test_fps_zero_is_400(client, uploaded, base_wf):
+    wf = copy.deepcopy(base_wf)
+    a2m = one(wf, "PlaymateAudioToMotion")
+    wf[a2m]["inputs"]["fps"] = 0
+    body = _rejected(client, wf)
+    assert _error_types(body, a2m).get("fps") == "value_smaller_than_min", body
+
+
+def test_cfg_audio_out_of_range_is_400(client, uploaded, base_wf):
+    wf = copy.deepcopy(base_wf)
+    a2m = one(wf, "PlaymateAudioToMotion")
+    wf[a2m]["inputs"]["cfg_audio"] = 11.0
+    body = _rejected(client, wf)
+    assert _error_types(body, a2m).get("cfg_audio") == "value_bigger_than_max", body
+
+
+def test_unknown_node_type_is_400(client, base_wf):
+    wf = copy.deepcopy(base_wf)
+    add_node(wf, "PlaymateDoesNotExist", {"x": 1})
+    body = _rejected(client, wf)
+    assert body["error"]["type"] == "invalid_prompt", body
+    assert "PlaymateDoesNotExist" in (body["error"].get("message", "") + str(body["error"].get("details", ""))), body
+
+
+def test_missing_model_file_is_400(client, base_wf, object_info):
+    """A model name the loader does not offer is rejected before anything runs."""
+    wf = copy.deepcopy(base_wf)
+    loader = one(wf, "PlaymateLoadModels")
+    assert set_literal({loader: wf[loader]}, "motion_model", "no-such-model.safetensors")
+    body = _rejected(client, wf)
+    assert _error_types(body, loader).get("motion_model") == "value_not_in_list", body

@@ -1,0 +1,97 @@
+"""The pack loads into a real ComfyUI: every Playmate node registered, documented, and every shipped
+workflow's node types known to the server; example workflows listed as templates."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from e2e_env import EXAMPLES, api_workflows, comfy_server, ui_workflows
+
+# The node ids of the pack (V3 schemas in nodes/).
+EXPECTED_NODES = [
+    "PlaymateLoadModels", "PlaymateDownloadModels", "PlaymateExtractMotion", "PlaymateAudioToMotion",
+    "PlaymatePoseOverride", "PlaymateRenderFrames", "PlaymateRenderVideo", "PlaymateSaveMotion",
+    "PlaymateLoadMotion", "PlaymateMotionPreview",
+]
+PACK_MODULE = f"custom_nodes.{comfy_server.PACK_NAME}"
+
+
+def playmate_nodes(object_info: dict) -> dict:
+    return {k: v for k, v in object_info.items() if v.get("python_module") == PACK_MODULE}
+
+
+def test_pack_imported_without_failures(comfy, object_info):
+    log = comfy.log_text()
+    assert "(IMPORT FAILED)" not in log, comfy.log_tail(80)
+    ours = playmate_nodes(object_info)
+    assert ours, f"no node from {PACK_MODULE} in /object_info"
+    assert all(k.startswith("Playmate") for k in ours), sorted(ours)
+
+
+def test_every_planned_node_registered(object_info):
+    missing = [n for n in EXPECTED_NODES if n not in object_info]
+    assert not missing, f"not in /object_info: {missing}; Playmate nodes there: {sorted(playmate_nodes(object_info))}"
+
+
+def test_every_node_has_description_and_every_input_a_tooltip(object_info):
+    problems = []
+    for name, info in sorted(playmate_nodes(object_info).items()):
+        if not (info.get("description") or "").strip():
+            problems.append(f"{name}: no description")
+        if not (info.get("display_name") or "").strip():
+            problems.append(f"{name}: no display_name")
+        if not str(info.get("category", "")).startswith("Playmate"):
+            problems.append(f"{name}: category {info.get('category')!r} is not under Playmate/")
+        for section in ("required", "optional"):
+            for inp, spec in (info.get("input", {}).get(section) or {}).items():
+                opts = spec[1] if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict) else {}
+                if not (opts.get("tooltip") or "").strip():
+                    problems.append(f"{name}.{inp}: no tooltip")
+    assert not problems, "\n".join(problems)
+
+
+def test_shipped_workflows_use_known_node_types(object_info):
+    wfs = api_workflows() + ui_workflows()
+    assert api_workflows(), "no workflows/*_api.json"
+    unknown = {}
+    for p in wfs:
+        wf = json.loads(p.read_text())
+        if isinstance(wf.get("nodes"), list):
+            sub = {s.get("id") for s in (wf.get("definitions") or {}).get("subgraphs", [])}
+            types = {n["type"] for n in wf["nodes"] if n["type"] not in sub}
+        else:
+            types = {n["class_type"] for n in wf.values()}
+        bad = sorted(t for t in types if t not in object_info)
+        if bad:
+            unknown[str(p)] = bad
+    assert not unknown, f"node types the server does not know: {unknown}"
+
+
+def test_api_and_ui_workflows_come_in_pairs():
+    apis = {p.name[: -len("_api.json")] for p in api_workflows()}
+    uis = {p.stem for p in ui_workflows() if p.parent.name == "workflows"}
+    assert apis == uis, f"API-only: {sorted(apis - uis)}, UI-only: {sorted(uis - apis)}"
+
+
+def test_example_workflows_listed_as_templates(client):
+    names = sorted(p.stem for p in EXAMPLES.glob("*.json"))
+    assert names, "example_workflows/ holds no workflow"
+    listed = client.get("/workflow_templates")
+    assert sorted(listed.get(comfy_server.PACK_NAME, [])) == names, listed
+    for name in names:
+        code, raw = client.request("GET", f"/api/workflow_templates/{comfy_server.PACK_NAME}/{name}.json")
+        assert code == 200, (name, code)
+        assert json.loads(raw) == json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("node", ["PlaymateAudioToMotion"])
+def test_range_limits_are_published(object_info, node):
+    """Limits the UI and validation use: steps 1..200, fps 1..120, cfg_audio 0..10."""
+    if node not in object_info:
+        pytest.fail(f"{node} not registered")
+    req = {**object_info[node]["input"].get("required", {}), **object_info[node]["input"].get("optional", {})}
+    for inp, lo, hi in (("steps", 1, 200), ("fps", 1, 120), ("cfg_audio", 0, 10)):
+        assert inp in req, f"{node}.{inp} missing"
+        opts = req[inp][1]
+        assert (opts.get("min"), opts.get("max")) == (lo, hi), (inp, opts)
