@@ -6,12 +6,17 @@ feature (21 keypoints, 66 pose bins, spectral norm, occlusion, 2x pixel shuffle)
 tests can build, save and reload models in a second.
 
 Configs never read files. `from_dict` rejects unknown keys so a misspelled option fails loudly.
+Weights written with a non-public architecture (e.g. tiny demo models) carry their config beside them
+as `FACE_CONFIG_FILENAME` (JSON of `to_dict()`); the loader in face_engine.py reads it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .config_base import ConfigMixin
+
+FACE_CONFIG_FILENAME = "playmate_face_config.json"
+"""Optional file beside the LivePortrait weights holding the full FaceEngineConfig (to_json())."""
 
 
 @dataclass(frozen=True)

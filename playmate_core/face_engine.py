@@ -19,7 +19,8 @@ from torch import nn
 
 from . import keypoints as kpm
 from .face_config import FaceEngineConfig
-from .liveportrait_weights import BASE_SLOTS, STITCHING_SLOT, locate, misplaced_hint, stitching_state
+from .liveportrait_weights import (BASE_SLOTS, STITCHING_SLOT, config_folder, locate, misplaced_hint,
+                                   read_face_config, stitching_state)
 from .loading import load_strict, read_state_dict
 from .modules import (AppearanceFeatureExtractor, MotionExtractor, SPADEGenerator, StitchingRetargeting,
                       WarpingNetwork)
@@ -175,9 +176,24 @@ class FaceEngine:
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
+def resolve_face_config(path: str | Path, animal: bool = False,
+                        config: FaceEngineConfig | None = None) -> FaceEngineConfig:
+    """`config` if given; else the playmate_face_config.json beside the weights (`animal/` for
+    animal=True); else the public LivePortrait architecture."""
+    if config is not None:
+        return config
+    found = read_face_config(config_folder(path, animal))
+    if found is not None:
+        log.info("face engine architecture read from %s", config_folder(path, animal))
+    return found or FaceEngineConfig.liveportrait()
+
+
 def load_face_modules(path: str | Path, cfg: FaceEngineConfig | None = None, animal: bool = False) -> tuple:
-    """Locate, read and strictly load the five LivePortrait files under `path` -> (modules, WeightFiles)."""
-    cfg = cfg or FaceEngineConfig.liveportrait()
+    """Locate, read and strictly load the five LivePortrait files under `path` -> (modules, WeightFiles).
+
+    cfg None: the config file beside the weights, else the public architecture (resolve_face_config).
+    """
+    cfg = resolve_face_config(path, animal, cfg)
     found = locate(path, animal=animal)
     modules = build_face_modules(cfg)
     for slot in BASE_SLOTS + (STITCHING_SLOT,):
@@ -197,8 +213,9 @@ def load_face_engine(path: str | Path, device: str | torch.device = "cpu", dtype
     """Load LivePortrait weights from a folder in either public layout (detected) into a FaceEngine.
 
     `path`: e.g. `ComfyUI/models/liveportrait` (safetensors; `animal=True` uses its `animal/`) or
-    `pretrained_weights/liveportrait` (official .pth). `config` defaults to the public architecture.
+    `pretrained_weights/liveportrait` (official .pth). `config` defaults to the
+    playmate_face_config.json beside the weights when there is one, else the public architecture.
     """
-    modules, found = load_face_modules(path, config, animal)
-    return FaceEngine(modules, config or FaceEngineConfig.liveportrait(), device, dtype,
-                      source=f"{path} ({found.layout})", optimize=optimize)
+    cfg = resolve_face_config(path, animal, config)
+    modules, found = load_face_modules(path, cfg, animal)
+    return FaceEngine(modules, cfg, device, dtype, source=f"{path} ({found.layout})", optimize=optimize)

@@ -7,15 +7,19 @@ Layouts (the variant is detected from what is in the folder, never from file nam
   `<slot>.safetensors`, same keys; stitching flattened as `<top>_module.mlp.N.*`.
   The animal variant sits in `animal/`; its stitching file may be absent, in which case the human
   one from the parent folder is used (as the official animal pipeline does).
+A non-public architecture (tiny test/demo models) is described by `playmate_face_config.json` in the
+folder that holds the weights (`read_face_config`); without it the public architecture is assumed.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
+from .face_config import FACE_CONFIG_FILENAME, FaceEngineConfig
 from .loading import CheckpointError
 
 BASE_SLOTS = ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator")
@@ -136,9 +140,52 @@ def to_flat_stitching(state: Mapping[str, torch.Tensor]) -> dict:
     return out
 
 
-def save_weights(modules: Mapping[str, torch.nn.Module], root: str | Path, layout: str) -> WeightFiles:
-    """Write modules (slot -> module) in one of the public layouts. Used by tests and the trainer."""
+def config_folder(root: str | Path, animal: bool = False) -> Path:
+    """The folder whose FACE_CONFIG_FILENAME describes the weights: `root/animal` for animal=True
+    (when it exists), else `root`."""
     root = Path(root)
+    return root / "animal" if animal and (root / "animal").is_dir() else root
+
+
+def read_face_config(folder: str | Path) -> FaceEngineConfig | None:
+    """FaceEngineConfig from `folder/playmate_face_config.json`, or None when there is no such file.
+
+    Strict: invalid JSON, unknown or missing keys raise ValueError naming the file.
+    """
+    file = Path(folder) / FACE_CONFIG_FILENAME
+    if not file.is_file():
+        return None
+    fix = (f"delete '{file}' to use the public LivePortrait architecture, or rewrite it with "
+           f"save_weights(..., config=FaceEngineConfig...)")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"face config '{file}' is not readable JSON ({exc}); {fix}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"face config '{file}' must hold a JSON object, got {type(data).__name__}; {fix}")
+    try:
+        return FaceEngineConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"face config '{file}' does not describe a FaceEngineConfig ({exc}); {fix}") from exc
+
+
+def write_face_config(folder: str | Path, config: FaceEngineConfig) -> Path:
+    """Write `config.to_json()` to `folder/playmate_face_config.json` and return the path."""
+    file = Path(folder) / FACE_CONFIG_FILENAME
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
+    return file
+
+
+def save_weights(modules: Mapping[str, torch.nn.Module], root: str | Path, layout: str,
+                 config: FaceEngineConfig | None = None) -> WeightFiles:
+    """Write modules (slot -> module) in one of the public layouts. Used by tests, the trainer and
+    tools/make_demo_models.py. With `config`, also write it as `root/playmate_face_config.json`."""
+    root = Path(root)
+    if layout not in ("official", "safetensors"):
+        raise ValueError(f"unknown layout {layout!r}; expected 'official' or 'safetensors'")
+    if config is not None:
+        write_face_config(root, config)
     files = {}
     for slot, module in modules.items():
         state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}

@@ -20,12 +20,15 @@ from .windows import OVERLAP, stitch, window_starts
 class MotionSequence:
     """Generated motion. values: (N,70) de-normalised, float32, CPU, layout of layout.py.
     kp: (1,21,3) the source canonical keypoints. normalised: (N,70) z-space output of the model.
-    trained: False when the model's weights are not trained (then the motion is noise)."""
+    trained: False when the model's weights are not trained (then the motion is noise).
+    origin: where the motion comes from: "audio" (generate_motion), "driving" (extracted from video
+    frames, playmate_core.pipeline.extract_driving) or "joyvasa"."""
     values: torch.Tensor
     kp: torch.Tensor
     fps: float
     trained: bool
     normalised: torch.Tensor | None = None
+    origin: str = "audio"
 
     def __len__(self) -> int:
         return self.values.shape[0]
