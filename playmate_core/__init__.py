@@ -1,9 +1,10 @@
 """Playmate core: the LivePortrait-compatible face engine, the audio front-end and the motion model.
 
 Pure PyTorch; imports nothing from ComfyUI, so it runs in scripts, the trainer and tests alike.
+The end-to-end tier (source, render, files, previews) is `playmate_core.pipeline`, imported on demand.
 """
-from .face_config import FACE_PRESETS, FaceEngineConfig
-from .face_engine import FaceEngine, build_face_modules, load_face_engine, load_face_modules
+from .face_config import FACE_CONFIG_FILENAME, FACE_PRESETS, FaceEngineConfig
+from .face_engine import FaceEngine, build_face_modules, load_face_engine, load_face_modules, resolve_face_config
 from .liveportrait_weights import save_weights
 from .loading import CheckpointError
 from .motion import (MotionSequence, build_motion_model, generate_motion, load_motion_model,
@@ -11,6 +12,7 @@ from .motion import (MotionSequence, build_motion_model, generate_motion, load_m
 
 __version__ = "0.1.0"
 
-__all__ = ["FaceEngine", "FaceEngineConfig", "FACE_PRESETS", "load_face_engine", "load_face_modules",
+__all__ = ["FaceEngine", "FaceEngineConfig", "FACE_PRESETS", "FACE_CONFIG_FILENAME", "load_face_engine",
+           "load_face_modules", "resolve_face_config",
            "build_face_modules", "save_weights", "CheckpointError", "load_motion_model", "generate_motion",
            "build_motion_model", "save_motion_checkpoint", "MotionSequence", "__version__"]

@@ -41,6 +41,14 @@ def test_video_with_whole_audio(tmp_path):
     assert codec == "aac" and rate == sr
     assert abs(duration - 1.3) <= 1024 / sr                                   # within one AAC frame
     assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"]                  # no temporary left
+    assert (tmp_path / "a.mp4").stat().st_mode & 0o777 == 0o644
+
+
+def test_audio_at_a_non_aac_rate_is_resampled_not_cut(tmp_path):
+    sr = 22222
+    write_video(tmp_path / "r.mp4", frames(5), 25, audio=(np.zeros(int(1.3 * sr), np.float32), sr))
+    codec, duration, rate, _ = probe(tmp_path / "r.mp4")["audio"]
+    assert codec == "aac" and rate == 48000 and abs(duration - 1.3) <= 1024 / rate
 
 
 def test_odd_sizes_fractional_fps_stereo_and_no_audio(tmp_path):
@@ -85,6 +93,7 @@ def test_motion_file_round_trip(tmp_path):
     assert torch.equal(back.values, seq.values) and torch.equal(back.kp, seq.kp)
     assert torch.equal(back.normalised, seq.normalised)
     assert (back.fps, back.trained, back.origin) == (30.0, False, "driving")
+    assert path.stat().st_mode & 0o777 == 0o644 and [p.name for p in tmp_path.iterdir()] == [path.name]
     plain = load_motion_file(save_motion_file(tmp_path / "p.motion.safetensors", motion(fps=29.97, trained=True)))
     assert plain.normalised is None and plain.fps == 29.97 and plain.trained and plain.origin == "driving"
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..motion.generate import MotionSequence
 from ..motion.layout import MOTION_DIM, NUM_KP, layout_json
+from .atomic import atomic_path
 
 MOTION_SUFFIX = ".motion.safetensors"
 FORMAT, VERSION = "playmate-motion", "1"
@@ -39,17 +38,9 @@ def save_motion_file(path: str | Path, seq: MotionSequence) -> Path:
         tensors["normalised"] = torch.as_tensor(seq.normalised).detach().float().cpu().contiguous()
     meta = {"format": FORMAT, "version": VERSION, "fps": repr(float(seq.fps)), "trained": json.dumps(bool(seq.trained)),
             "origin": str(seq.origin), "layout": layout_json()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return Path(path)
 
 
 def _check_values(values: torch.Tensor, what: str) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+from .atomic import atomic_path
 
 log = logging.getLogger("playmate")
 
@@ -136,17 +136,9 @@ def write_video(path: str | Path, frames: Iterable, fps: float, audio=None, crf:
     if isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= crf <= 51:
         raise ValueError(f"crf must be an integer in 0..51 (x264 quality; 17-23 is typical), got {crf!r}")
     audio = prepare_audio(*audio) if audio is not None else None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, mode="w", format="mp4") as container:
+    with atomic_path(path, ".mp4") as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
             count, width, height = _encode(container, frames, rate, int(crf), audio)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return {"frames": count, "width": width, "height": height, "fps": float(rate),
             "duration_s": float(count / rate), "audio_samples": 0 if audio is None else int(audio[0].shape[1])}
 
