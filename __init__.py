@@ -1,6 +1,11 @@
 """Playmate for ComfyUI: audio-driven portrait animation on LivePortrait's face engine.
 
-ComfyUI imports this package from `custom_nodes/`. The node pack (V3 `comfy_entrypoint`) lives in
-`nodes/`; the model code in `playmate_core/` never imports ComfyUI. Until the nodes land, this
-package registers no nodes.
+ComfyUI imports this package from `custom_nodes/` and calls `comfy_entrypoint` (V3 node API). The
+nodes live in `nodes/`; the model code in `playmate_core/` never imports ComfyUI, and importing
+this file alone imports nothing from ComfyUI either (tests and the trainer can import the package).
 """
+
+
+async def comfy_entrypoint():
+    from .nodes import comfy_entrypoint as entrypoint
+    return await entrypoint()

@@ -1,5 +1,24 @@
-"""ComfyUI V3 nodes of Playmate: thin translators from ComfyUI types to `playmate_core` calls.
+"""Playmate's ComfyUI nodes (V3 schema, comfy_api v0.0.2). Thin: convert ComfyUI types, call the core.
 
-Runtime concerns (model cache, device/offload, progress, interruption) will live in one adapter
-module here. Arrows point one way: nodes -> playmate_core <- trainer.
+Imported only inside ComfyUI (they need comfy_api); playmate_core never imports from here.
 """
+from comfy_api.v0_0_2 import ComfyExtension, io
+
+from . import runtime
+from .loaders import DownloadPlaymateModels, LoadPlaymateModels
+from .motion_io import LoadMotion, MotionPreview, SaveMotion
+from .motion_nodes import AudioToMotion, ExtractMotion, PoseOverride
+from .render_nodes import RenderFrames, RenderVideo
+
+NODES = [LoadPlaymateModels, DownloadPlaymateModels, ExtractMotion, AudioToMotion, PoseOverride, RenderFrames,
+         RenderVideo, SaveMotion, LoadMotion, MotionPreview]
+
+
+class PlaymateExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES
+
+
+async def comfy_entrypoint() -> PlaymateExtension:
+    runtime.register_folders()
+    return PlaymateExtension()

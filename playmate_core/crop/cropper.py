@@ -99,6 +99,20 @@ class FaceCropper:
             self._backend = make_backend(self.backend_name, self.insightface_root)
         return self._backend
 
+    def with_options(self, **options) -> "FaceCropper":
+        """A cropper with other crop options (scale, vx_ratio, vy_ratio, rotate, face_index, dsize)
+        that shares this one's landmark backend (no second detector is created)."""
+        unknown = set(options) - {"scale", "vx_ratio", "vy_ratio", "rotate", "face_index", "dsize"}
+        if unknown:
+            raise ValueError(f"unknown crop option(s) {sorted(unknown)}")
+        current = {"dsize": self.dsize, "scale": self.scale, "vx_ratio": self.vx_ratio,
+                   "vy_ratio": self.vy_ratio, "rotate": self.rotate, "face_index": self.face_index}
+        other = FaceCropper(self.backend_name, self.insightface_root, **{**current, **options})
+        other._backend = self._backend
+        if self._backend is None:                              # create it once, here, for both
+            other._backend = self._backend = self.backend
+        return other
+
     def close(self) -> None:
         """Release the backend's native resources."""
         if self._backend is not None:

@@ -1,0 +1,96 @@
+"""Save Motion, Load Motion and Motion Preview: the motion as a first-class, reusable object."""
+from __future__ import annotations
+
+import os
+
+import torch
+from comfy_api.v0_0_2 import io, ui
+
+from ..playmate_core.pipeline import MOTION_SUFFIX, draw_motion_preview, load_motion_file, save_motion_file
+from . import runtime
+from .types import Motion
+
+CATEGORY = "Playmate/motion"
+
+
+class SaveMotion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PlaymateSaveMotion",
+            display_name="Playmate Save Motion",
+            category=CATEGORY,
+            description=f"Saves a motion as a small {MOTION_SUFFIX} file in the output folder (70 numbers a frame), "
+                        "to re-render later or on another portrait without sampling again. Move it to the input "
+                        "folder to load it with Playmate Load Motion.",
+            inputs=[
+                Motion.Input("motion", tooltip="The motion to save."),
+                io.String.Input("filename_prefix", default="playmate/motion",
+                                tooltip="File name prefix inside ComfyUI's output folder."),
+            ],
+            outputs=[],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, motion, filename_prefix) -> io.NodeOutput:
+        path, _, subfolder = runtime.output_path(filename_prefix, MOTION_SUFFIX)
+        save_motion_file(path, motion)
+        name = os.path.basename(path)
+        text = f"saved {len(motion)} frames at {motion.fps:g} fps to output/{subfolder + '/' if subfolder else ''}{name}"
+        return io.NodeOutput(ui={"text": [text],
+                                 "playmate_motion": [ui.SavedResult(name, subfolder, io.FolderType.output)]})
+
+
+class LoadMotion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        files = runtime.input_files(MOTION_SUFFIX)
+        return io.Schema(
+            node_id="PlaymateLoadMotion",
+            display_name="Playmate Load Motion",
+            category=CATEGORY,
+            description=f"Loads a {MOTION_SUFFIX} file written by Playmate Save Motion from ComfyUI's input folder.",
+            inputs=[io.Combo.Input("file", options=files or [f"(put a {MOTION_SUFFIX} file in input/)"],
+                                   tooltip=f"A {MOTION_SUFFIX} file in ComfyUI's input folder (sub-folders too).")],
+            outputs=[Motion.Output(display_name="motion")],
+        )
+
+    @classmethod
+    def execute(cls, file) -> io.NodeOutput:
+        return io.NodeOutput(load_motion_file(runtime.input_path(file)))
+
+    @classmethod
+    def fingerprint_inputs(cls, file):
+        path = runtime.input_path(file)
+        return f"{path}:{path.stat().st_mtime_ns if path.is_file() else 0}"
+
+    @classmethod
+    def validate_inputs(cls, file):
+        if not runtime.input_path(file).is_file():
+            return f"Playmate Load Motion: no file '{file}' in the input folder; save one with Playmate Save Motion " \
+                   f"and move it from output/ to input/"
+        return True
+
+
+class MotionPreview(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PlaymateMotionPreview",
+            display_name="Playmate Motion Preview",
+            category=CATEGORY,
+            description="Draws a motion's head pose (pitch, yaw, roll) and mouth opening over time as an image.",
+            inputs=[
+                Motion.Input("motion", tooltip="The motion to plot."),
+                io.Int.Input("width", default=960, min=320, max=4096, step=16, tooltip="Image width in pixels."),
+                io.Int.Input("height", default=540, min=240, max=4096, step=16, tooltip="Image height in pixels."),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, motion, width, height) -> io.NodeOutput:
+        image = torch.from_numpy(draw_motion_preview(motion, width=width, height=height))[None].float() / 255
+        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))

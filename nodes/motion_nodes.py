@@ -1,0 +1,184 @@
+"""Extract Motion, Audio To Motion and Pose Override."""
+from __future__ import annotations
+
+import torch
+from comfy_api.v0_0_2 import io
+
+from ..playmate_core.motion import generate_motion
+from ..playmate_core.motion.emotion import EMOTION_LABELS
+from ..playmate_core.motion.track_text import parse_emotion_track
+from ..playmate_core.pipeline import extract_driving, prepare_source
+from ..playmate_core.pose_override import DRIVING_MODES, POSE_SOURCES, pose_override, still_motion
+from . import runtime
+from .types import Models, Motion, Source
+
+CATEGORY = "Playmate"
+
+
+def _to_uint8(images: torch.Tensor):
+    """IMAGE (B,H,W,3) float 0..1 -> uint8 numpy (B,H,W,3)."""
+    return (images[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+class ExtractMotion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PlaymateExtractMotion",
+            display_name="Playmate Extract Motion",
+            category=CATEGORY,
+            description="Crops the face and runs LivePortrait's appearance (F) and motion (M) extractors. One image: the "
+                        "source portrait (appearance, crop, pose) and its one-frame motion. A batch of video frames: "
+                        "the source from the first frame with a face, plus per-frame driving motion.",
+            inputs=[
+                Models.Input("models", tooltip="From Load Playmate Models."),
+                io.Image.Input("image", tooltip="A portrait (one image) or a driving video's frames (a batch)."),
+                io.Float.Input("crop_scale", default=2.3, min=1.0, max=4.0, step=0.05,
+                               tooltip="Crop side / face size; larger keeps more hair, shoulders and background."),
+                io.Float.Input("crop_vx", default=0.0, min=-0.5, max=0.5, step=0.01,
+                               tooltip="Horizontal shift of the crop centre, as a fraction of the crop side."),
+                io.Float.Input("crop_vy", default=-0.125, min=-0.5, max=0.5, step=0.005,
+                               tooltip="Vertical shift of the crop centre (negative = up, more forehead)."),
+                io.Int.Input("face_index", default=0, min=0, max=31,
+                             tooltip="Which face when several are found (0 = the largest)."),
+                io.Combo.Input("on_missing_face", options=["skip", "hold", "error"], default="hold",
+                               tooltip="Video frames without a face: skip them, hold the previous crop, or stop "
+                                       "with an error."),
+                io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.001,
+                               tooltip="Frame rate of the driving frames (from Load Video / Get Video Components)."),
+            ],
+            outputs=[Source.Output(display_name="source"), Motion.Output(display_name="motion"),
+                     io.Image.Output(display_name="crops")],
+        )
+
+    @classmethod
+    def execute(cls, models, image, crop_scale, crop_vx, crop_vy, face_index, on_missing_face, fps) -> io.NodeOutput:
+        models = models.ready()
+        cropper = models.cropper.with_options(scale=crop_scale, vx_ratio=crop_vx, vy_ratio=crop_vy,
+                                              face_index=face_index)
+        frames = _to_uint8(image)
+        if frames.shape[0] == 1:
+            source = prepare_source(models.engine, cropper, frames[0], name="the image given to Playmate Extract Motion")
+            motion = still_motion(source, 1, fps)
+            crops = [source.crop.input_256]
+        else:
+            motion, kept = extract_driving(models.engine, cropper, frames, fps, on_missing=on_missing_face,
+                                           callback=runtime.progress())
+            source = prepare_source(models.engine, cropper, frames[kept[0]], name=f"video frame {kept[0]}")
+            crops = None
+        crop_img = torch.from_numpy(source.crop.input_256 if crops is None else crops[0])[None].float() / 255
+        return io.NodeOutput(source, motion, crop_img)
+
+
+class AudioToMotion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PlaymateAudioToMotion",
+            display_name="Playmate Audio To Motion",
+            category=CATEGORY,
+            description="Playmate's audio-conditioned diffusion transformer: speech -> expression and head-pose motion, "
+                        "exactly ceil(duration x fps) frames, window by window for long audio. Emotion control and "
+                        "multi-condition CFG (paper eq. 8) need a stage-2 emotion checkpoint.",
+            inputs=[
+                Models.Input("models", tooltip="From Load Playmate Models (with a motion model)."),
+                Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
+                io.Audio.Input("audio", tooltip="Speech (any sample rate, mono or stereo), e.g. from Load Audio."),
+                io.Combo.Input("emotion", options=["none", *EMOTION_LABELS], default="none",
+                               tooltip="Emotion for the whole clip (needs the emotion model); 'none' = no emotion "
+                                       "condition. An emotion_track overrides it."),
+                io.Int.Input("intensity", default=0, min=0, max=3,
+                             tooltip="Emotion intensity 1-3 (MEAD levels); 0 = unspecified."),
+                io.Float.Input("cfg_audio", default=1.5, min=0.0, max=10.0, step=0.05,
+                               tooltip="Audio guidance w_a (paper: 1.5); 0 ignores the audio."),
+                io.Float.Input("cfg_emotion", default=1.5, min=0.0, max=10.0, step=0.05,
+                               tooltip="Emotion guidance w_e (paper: 1.5); higher = stronger emotion."),
+                io.Int.Input("steps", default=25, min=1, max=200, tooltip="DDIM denoising steps per window."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
+                             tooltip="Noise seed; the same seed gives the same motion."),
+                io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.001,
+                               tooltip="Output frame rate; the frame count is ceil(audio seconds x fps)."),
+                io.Float.Input("pose_scale", default=1.0, min=0.0, max=3.0, step=0.05,
+                               tooltip="Head-motion amount: 0 = still head at the source pose, 1 = natural."),
+                io.String.Input("emotion_track", default="", multiline=True, optional=True,
+                                tooltip="Optional per-segment emotions, one per line: 'start-end emotion [intensity]' "
+                                        "in seconds, e.g. '0-2.5 happy 3' and '2.5-end sad'."),
+            ],
+            outputs=[Motion.Output(display_name="motion")],
+        )
+
+    @classmethod
+    def execute(cls, models, source, audio, emotion, intensity, cfg_audio, cfg_emotion, steps, seed, fps, pose_scale,
+                emotion_track="") -> io.NodeOutput:
+        if models.motion is None:
+            raise ValueError("Playmate Audio To Motion needs a motion model: choose a checkpoint as motion_model in "
+                             "Load Playmate Models (files in models/playmate)")
+        track = parse_emotion_track(emotion_track)
+        request = track or (None if emotion == "none" else emotion)
+        models = models.ready()
+        motion = generate_motion(models.motion, audio["waveform"][:1], int(audio["sample_rate"]),
+                                 source_motion=source.motion, emotion=request, intensity=intensity or None,
+                                 w_a=cfg_audio, w_e=cfg_emotion, steps=steps, seed=seed, fps=fps,
+                                 pose_scale=pose_scale, encoder=models.encoder, callback=runtime.progress())
+        return io.NodeOutput(motion)
+
+
+class PoseOverride(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PlaymatePoseOverride",
+            display_name="Playmate Pose Override",
+            category=CATEGORY,
+            description="Replaces or mixes the head pose of a motion: from a driving video's motion, a still image, "
+                        "the source (still head) or numeric offsets, with per-axis strength; lip-only and "
+                        "expression-only switches.",
+            inputs=[
+                Motion.Input("motion", tooltip="The motion to edit (e.g. from Audio To Motion)."),
+                Source.Input("source", tooltip="The source portrait the motion will be rendered on."),
+                io.Combo.Input("pose_source", options=list(POSE_SOURCES), default="driving motion",
+                               tooltip="Where the new head pose comes from: generated (keep), driving motion, image "
+                                       "(a still's pose) or source (still head)."),
+                io.Float.Input("strength_pitch", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="0 keeps the motion's pitch (nod), 1 takes the pose source's."),
+                io.Float.Input("strength_yaw", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="0 keeps the motion's yaw (turn), 1 takes the pose source's."),
+                io.Float.Input("strength_roll", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="0 keeps the motion's roll (tilt), 1 takes the pose source's."),
+                io.Float.Input("strength_position", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="0 keeps the motion's translation and scale, 1 takes the pose source's."),
+                io.Float.Input("pitch_offset", default=0.0, min=-45.0, max=45.0, step=0.5,
+                               tooltip="Degrees added to pitch after mixing (positive = look down)."),
+                io.Float.Input("yaw_offset", default=0.0, min=-45.0, max=45.0, step=0.5,
+                               tooltip="Degrees added to yaw after mixing."),
+                io.Float.Input("roll_offset", default=0.0, min=-45.0, max=45.0, step=0.5,
+                               tooltip="Degrees added to roll after mixing."),
+                io.Boolean.Input("lip_only", default=False,
+                                 tooltip="Keep only the motion's lips; the rest of the face follows the pose source "
+                                         "(driving video) or stays as the source (video dubbing)."),
+                io.Boolean.Input("expression_only", default=False,
+                                 tooltip="Drop the motion's head pose entirely: the pose source sets it (a still "
+                                         "head with 'generated' or 'source')."),
+                io.Combo.Input("driving_mode", options=list(DRIVING_MODES), default="relative",
+                               tooltip="relative: the driving video's change from its first frame is applied to the "
+                                       "source (LivePortrait's default); absolute: its pose is copied."),
+                io.Combo.Input("length_policy", options=["loop", "pingpong", "hold", "stretch"], default="loop",
+                               tooltip="A driving clip shorter or longer than the motion: loop, ping-pong, hold the "
+                                       "last frame, or stretch it in time."),
+                Motion.Input("driving_motion", optional=True,
+                             tooltip="Driving video motion (Extract Motion on the video frames)."),
+                Source.Input("pose_image", optional=True,
+                             tooltip="A still image's source (Extract Motion on it) for pose_source 'image'."),
+            ],
+            outputs=[Motion.Output(display_name="motion")],
+        )
+
+    @classmethod
+    def execute(cls, motion, source, pose_source, strength_pitch, strength_yaw, strength_roll, strength_position,
+                pitch_offset, yaw_offset, roll_offset, lip_only, expression_only, driving_mode, length_policy,
+                driving_motion=None, pose_image=None) -> io.NodeOutput:
+        out = pose_override(motion, source, pose_source, driving=driving_motion, pose_image=pose_image,
+                            strength=(strength_pitch, strength_yaw, strength_roll, strength_position),
+                            offsets=(pitch_offset, yaw_offset, roll_offset), lip_only=lip_only,
+                            expression_only=expression_only, driving_mode=driving_mode, length_policy=length_policy)
+        return io.NodeOutput(out)

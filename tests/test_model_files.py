@@ -1,0 +1,71 @@
+"""The opt-in model download: offline mode lists paths, downloads land atomically, licences shown."""
+from pathlib import Path
+
+import pytest
+
+from playmate_core import model_files
+
+
+def _folders(tmp_path: Path) -> dict:
+    return {k: str(tmp_path / k) for k in ("liveportrait", "audio_encoders", "playmate")}
+
+
+def test_every_file_names_a_licence_and_a_hub_url():
+    for name, files in model_files.BUNDLES.items():
+        assert files, name
+        for f in files:
+            assert f.licence and ("MIT" in f.licence or "Apache" in f.licence)
+            assert f.url.startswith("https://huggingface.co/")
+
+
+def test_offline_lists_every_missing_path_with_source_and_licence(tmp_path):
+    folders = _folders(tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        model_files.fetch_bundle("liveportrait", folders, offline=True)
+    msg = str(err.value)
+    assert "offline" in msg and "5 file(s)" in msg
+    for slot in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator",
+                 "stitching_retargeting_module"):
+        assert str(Path(folders["liveportrait"]) / f"{slot}.safetensors") in msg
+    assert "Kijai/LivePortrait_safetensors" in msg and "MIT" in msg
+
+
+def test_download_places_missing_files_only_and_falls_back_to_the_second_spelling(tmp_path):
+    folders = _folders(tmp_path)
+    enc = Path(folders["audio_encoders"]) / "wav2vec2-base-960h"
+    enc.mkdir(parents=True)
+    (enc / "config.json").write_text("{}")                      # already present: must not be fetched
+    calls = []
+
+    def fake_download(repo_id, filename, staging):
+        calls.append(filename)
+        if filename == "model.safetensors":
+            raise OSError("404")                                # the hub lacks it: try pytorch_model.bin
+        out = staging / filename
+        out.write_bytes(b"x")
+        return out
+
+    done = model_files.fetch_bundle("wav2vec2-base-960h", folders, offline=False, download=fake_download)
+    assert calls == ["preprocessor_config.json", "model.safetensors", "pytorch_model.bin"]
+    assert (enc / "pytorch_model.bin").is_file() and (enc / "preprocessor_config.json").is_file()
+    assert not (enc / ".playmate-download").exists()
+    assert all(lic.startswith("Apache-2.0") for _, lic in done)
+    # now complete: offline passes and the report says present
+    model_files.fetch_bundle("wav2vec2-base-960h", folders, offline=True)
+    assert "[missing]" not in model_files.describe_bundle("wav2vec2-base-960h", folders)
+
+
+def test_failed_download_names_the_url_and_leaves_no_file(tmp_path):
+    folders = _folders(tmp_path)
+
+    def broken(repo_id, filename, staging):
+        raise OSError("no network")
+
+    with pytest.raises(RuntimeError, match="could not download https://huggingface.co/Kijai"):
+        model_files.fetch_bundle("liveportrait", folders, offline=False, download=broken)
+    assert not any(Path(folders["liveportrait"]).glob("*.safetensors"))
+
+
+def test_unknown_bundle_names_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="liveportrait"):
+        model_files.plan_bundle("nope", _folders(tmp_path))
