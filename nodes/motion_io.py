@@ -83,8 +83,8 @@ class MotionPreview(io.ComfyNode):
             description="Draws a motion's head pose (pitch, yaw, roll) and mouth opening over time as an image.",
             inputs=[
                 Motion.Input("motion", tooltip="The motion to plot."),
-                io.Int.Input("width", default=960, min=320, max=4096, step=16, tooltip="Image width in pixels."),
-                io.Int.Input("height", default=540, min=240, max=4096, step=16, tooltip="Image height in pixels."),
+                io.Int.Input("width", default=960, min=320, max=4096, step=4, tooltip="Image width in pixels."),
+                io.Int.Input("height", default=540, min=240, max=4096, step=4, tooltip="Image height in pixels."),
             ],
             outputs=[io.Image.Output(display_name="image")],
             is_output_node=True,
