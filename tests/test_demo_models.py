@@ -79,11 +79,11 @@ def test_end_to_end_on_a_real_face(demo, tmp_path):
         source = prepare_source(engine, cropper, astronaut())
     finally:
         cropper.close()
-    sr, fps = 16000, 5.0
+    sr, fps = 16000, 3.0
     t = torch.arange(sr) / sr
     wave = (torch.sin(2 * math.pi * 180 * t) * torch.sin(2 * math.pi * 2 * t).abs() * 0.3)[None]   # 1 s, (1,S)
     seq = generate_motion(model, wave, sr, source_motion=source.motion, encoder=encoder, emotion="happy",
-                          intensity=2, steps=3, fps=fps)
+                          intensity=2, steps=2, fps=fps)
     assert len(seq) == math.ceil(1.0 * fps) and not seq.trained and seq.origin == "audio"
     assert draw_motion_preview(seq).shape == (540, 960, 3)
     info = write_video(tmp_path / "demo.mp4", render_frames(engine, source, seq), fps, audio=(wave, sr))

@@ -137,7 +137,8 @@ def write_video(path: str | Path, frames: Iterable, fps: float, audio=None, crf:
         raise ValueError(f"crf must be an integer in 0..51 (x264 quality; 17-23 is typical), got {crf!r}")
     audio = prepare_audio(*audio) if audio is not None else None
     with atomic_path(path, ".mp4") as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
+        # faststart: the index goes before the media, so browsers (ComfyUI's preview) play while loading
+        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             count, width, height = _encode(container, frames, rate, int(crf), audio)
     return {"frames": count, "width": width, "height": height, "fps": float(rate),
             "duration_s": float(count / rate), "audio_samples": 0 if audio is None else int(audio[0].shape[1])}
