@@ -13,12 +13,13 @@ import math
 import shutil
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from e2e_env import (ASSETS, E2E, LONG_TEXT, SPEECH_TEXT, comfy_client, comfy_server, find_comfy_venv,  # noqa: F401
+from .e2e_env import (ASSETS, E2E, LONG_TEXT, SHORT_S, SPEECH_S, SPEECH_TEXT, comfy_client, comfy_server, find_comfy_venv,  # noqa: F401
                      unavailable)
 
 
@@ -38,6 +39,26 @@ def espeak(text: str, out: Path) -> Path:
     if not exe:
         unavailable("espeak-ng is not installed (apt-get install -y espeak-ng)")
     subprocess.run([exe, "-w", str(out), text], check=True, capture_output=True)
+    return out
+
+
+def cut_audio(src: Path, out: Path, seconds: float) -> Path:
+    """The first SECONDS of SRC (any format PyAV reads) as 16-bit PCM wav, channels and rate kept."""
+    import av
+
+    with av.open(str(src)) as c:
+        st = c.streams.audio[0]
+        sr, ch = st.codec_context.sample_rate, st.codec_context.channels
+        chunks = [f.to_ndarray().reshape(-1, ch) if f.format.is_packed else f.to_ndarray().T
+                  for f in c.decode(audio=0)]
+    pcm = np.concatenate(chunks)[: int(round(seconds * sr))]
+    if pcm.dtype.kind == "f":
+        pcm = np.clip(pcm * 32767.0, -32768, 32767)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(ch)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.astype("<i2").tobytes())
     return out
 
 
@@ -73,7 +94,8 @@ def write_driving_video(face: np.ndarray, out: Path, frames: int = 25, fps: int 
 @pytest.fixture(scope="session")
 def e2e_inputs(tmp_path_factory) -> dict:
     """Local files: face.png (bundled or the astronaut, 512x512), face_odd.png (odd-size crop), grey.png
-    (no face), speech.wav (bundled or espeak-ng, ~2 s), speech_long.wav (~20 s), driving.mp4."""
+    (no face), speech.wav (bundled or espeak-ng, cut to SPEECH_S), speech_short.wav (SHORT_S), speech_long.wav
+    (espeak-ng, ~29 s: the render to interrupt), driving.mp4 (bundled, or the photo moving for 1 s)."""
     from skimage.data import astronaut
 
     d = tmp_path_factory.mktemp("e2e-inputs")
@@ -85,10 +107,11 @@ def e2e_inputs(tmp_path_factory) -> dict:
         files["face.png"] = write_png(astro, d / "face.png")
     files["face_odd.png"] = write_png(np.ascontiguousarray(astro[5:336, 60:359]), d / "face_odd.png")  # 299x331
     files["grey.png"] = write_png(np.full((256, 256, 3), 128, np.uint8), d / "grey.png")
-    if (ASSETS / "speech.wav").is_file():
-        files["speech.wav"] = shutil.copy(ASSETS / "speech.wav", d / "speech.wav")
-    else:
-        files["speech.wav"] = espeak(SPEECH_TEXT, d / "speech.wav")
+    # The renderer is the slow part on CPU: the e2e clips are short (the bundled speech is cut to
+    # SPEECH_S; non-round lengths so that ceil(duration x fps) is tested, not a lucky integer).
+    full = ASSETS / "speech.wav" if (ASSETS / "speech.wav").is_file() else espeak(SPEECH_TEXT, d / "speech_full.wav")
+    files["speech.wav"] = cut_audio(full, d / "speech.wav", SPEECH_S)
+    files["speech_short.wav"] = cut_audio(full, d / "speech_short.wav", SHORT_S)
     files["speech_long.wav"] = espeak(LONG_TEXT, d / "speech_long.wav")
     if (ASSETS / "driving.mp4").is_file():
         files["driving.mp4"] = shutil.copy(ASSETS / "driving.mp4", d / "driving.mp4")

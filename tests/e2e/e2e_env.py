@@ -15,6 +15,9 @@ EXAMPLES = ROOT / "example_workflows"
 ASSETS = WORKFLOWS / "assets"
 OPTIONAL = os.environ.get("PLAYMATE_E2E_OPTIONAL") == "1"
 SPEECH_TEXT = "Hello, I am a talking portrait."
+SPEECH_S = 1.46          # seconds of speech the workflows run on (12.5 fps -> 19 frames, 25 -> 37)
+SHORT_S = 0.73           # 25 fps -> 19 frames, 30 fps -> 22 frames
+E2E_FPS = 12.5           # the shipped workflows run at this fps in the e2e tests (their own is 25)
 LONG_TEXT = ("This is a much longer sentence, spoken on purpose so that the render takes a good while, "
              "which gives the test enough time to press the interrupt button while frames are being drawn. ") * 3
 

@@ -131,3 +131,19 @@ def audio_samples(path: Path) -> tuple[int, int]:
     with av.open(str(path)) as c:
         sr = c.streams.audio[0].codec_context.sample_rate
         return sum(f.samples for f in c.decode(audio=0)), sr
+
+
+def one(wf: dict, class_type: str) -> str:
+    ids = nodes_of(wf, class_type)
+    assert ids, f"no {class_type} node in the workflow"
+    return ids[0]
+
+
+def extract_only(base_wf: dict, object_info: dict) -> tuple[dict, str]:
+    """LoadModels + LoadImage + PlaymateExtractMotion -> PreviewImage(crops): a cheap prompt that runs a
+    Playmate node on the photo. Returns (workflow, preview node id)."""
+    ex = one(base_wf, "PlaymateExtractMotion")
+    wf = upstream(base_wf, ex)
+    idx = output_index(object_info, "PlaymateExtractMotion", "crops")
+    preview = add_node(wf, "PreviewImage", {"images": [ex, idx]})
+    return wf, preview

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from e2e_env import EXAMPLES, api_workflows, comfy_server, ui_workflows
+from .e2e_env import EXAMPLES, api_workflows, comfy_server, ui_workflows
 
 # The node ids of the pack (V3 schemas in nodes/).
 EXPECTED_NODES = [
@@ -77,12 +77,25 @@ def test_api_and_ui_workflows_come_in_pairs():
 def test_example_workflows_listed_as_templates(client):
     names = sorted(p.stem for p in EXAMPLES.glob("*.json"))
     assert names, "example_workflows/ holds no workflow"
-    listed = client.get("/workflow_templates")
-    assert sorted(listed.get(comfy_server.PACK_NAME, [])) == names, listed
+    listed = client.get("/workflow_templates").get(comfy_server.PACK_NAME, [])
+    assert not set(names) - set(listed), f"not listed: {sorted(set(names) - set(listed))}; listed: {listed}"
     for name in names:
         code, raw = client.request("GET", f"/api/workflow_templates/{comfy_server.PACK_NAME}/{name}.json")
         assert code == 200, (name, code)
         assert json.loads(raw) == json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def test_template_list_has_no_duplicate_or_broken_entries(client):
+    """ComfyUI 0.3.75 lists the JSON files of example_workflows/, example/, examples/, workflow/ AND
+    workflows/ of a pack, but serves /api/workflow_templates/<pack>/ from the first of those folders only:
+    anything else listed shows up in the Templates browser as a duplicate or a template that fails to open."""
+    listed = client.get("/workflow_templates").get(comfy_server.PACK_NAME, [])
+    dup = sorted(n for n in set(listed) if listed.count(n) > 1)
+    broken = [n for n in sorted(set(listed))
+              if client.request("GET", f"/api/workflow_templates/{comfy_server.PACK_NAME}/{n}.json")[0] != 200]
+    assert not dup and not broken, (f"duplicated template entries: {dup}; listed but not served (404): {broken}. "
+                                    "Keep workflow JSON only in example_workflows/ among ComfyUI's template folder "
+                                    "names (rename workflows/ or move its files into a sub-folder).")
 
 
 @pytest.mark.parametrize("node", ["PlaymateAudioToMotion"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_env import ROOT, WORKFLOWS, ui_workflows, unavailable
+from .e2e_env import ROOT, WORKFLOWS, ui_workflows, unavailable
 
 UI_CHECK = ROOT / "tools" / "comfyui" / "ui_check.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
