@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,7 @@ class _Nets(torch.nn.Module):
                 self.add_module(name, net)
 
 
-_CACHE: "OrderedDict[tuple, PlaymateModels]" = OrderedDict()
-_CACHE_SIZE = 1
+_CACHE: "OrderedDict[tuple, PlaymateModels]" = OrderedDict()     # one set: a new set replaces the old
 _LOCK = threading.Lock()
 
 
@@ -202,9 +202,11 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
     insight_root = folder_roots("insightface")[0]
     key = (_stamp(lp_folder), animal, tuple(_stamp(f) for f in motion_files),
            _stamp(enc_folder) if enc_folder else None, cropper, str(dev), str(face_dtype), str(motion_dtype))
+    t0 = time.perf_counter()
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
+            log.info("Playmate models reused from the cache in %.3f s (no reload)", time.perf_counter() - t0)
             return _CACHE[key]
         _CACHE.clear()                                        # drop the old set before loading a new one
         mm.soft_empty_cache()
@@ -224,8 +226,7 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
                 "device": str(dev), "dtypes": (str(face_dtype), str(motion_dtype))}
         models = PlaymateModels(engine, motion, encoder, crop, patcher, info)
         _CACHE[key] = models
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        log.info("Playmate models loaded in %.2f s: %s", time.perf_counter() - t0, info)
         return models
 
 

@@ -65,6 +65,9 @@ def test_refuses_to_overwrite_real_weights(tmp_path):
     with pytest.raises(FileExistsError, match="--force"):
         load_tool().write_demo_models(tmp_path)
     assert (lp / "warping_module.safetensors").read_bytes() == b"real weights"
+    paths = load_tool().write_demo_models(tmp_path, keep_real=True)      # the main job: keep them, write the rest
+    assert (lp / "warping_module.safetensors").read_bytes() == b"real weights"
+    assert "liveportrait/warping_module" not in paths and paths["motion"].is_file()
 
 
 def test_end_to_end_on_a_real_face(demo, tmp_path):

@@ -99,15 +99,22 @@ def _publish_modes(paths: dict) -> None:
                 file.chmod(FILE_MODE)
 
 
-def write_demo_models(models_dir: str | Path, seed: int = 0, force: bool = False) -> dict:
+def write_demo_models(models_dir: str | Path, seed: int = 0, force: bool = False, keep_real: bool = False) -> dict:
     """Write every demo model under `models_dir` (ComfyUI's models folder). Returns {name: path}:
     'liveportrait' (folder), 'liveportrait/<slot>' and 'liveportrait/animal/<slot>' (files),
     'audio_encoder' (folder), 'motion' and 'emotion' (files). Earlier demo files are overwritten;
-    real LivePortrait weights are not (FileExistsError) unless force=True."""
+    real LivePortrait weights are not (FileExistsError) unless force=True; keep_real=True leaves them
+    in place and writes the other demo models only (the main job uses real weights when present)."""
     root = Path(models_dir)
-    if not force:
-        _refuse_real_weights(root / "liveportrait")
-    paths = {"liveportrait": root / "liveportrait", **_face_models(root / "liveportrait", seed)}
+    paths = {"liveportrait": root / "liveportrait"}
+    try:
+        if not force:
+            _refuse_real_weights(root / "liveportrait")
+        paths.update(_face_models(root / "liveportrait", seed))
+    except FileExistsError:
+        if not keep_real:
+            raise
+        log.info("keeping the real LivePortrait weights in %s", root / "liveportrait")
     encoder, enc_cfg = _audio_encoder(root / "audio_encoders" / AUDIO_ENCODER_NAME, seed)
     stage1, emotion = _motion_models(root / "playmate", seed, enc_cfg.num_hidden_layers, enc_cfg.hidden_size)
     paths.update(audio_encoder=encoder, motion=stage1, emotion=emotion)
@@ -122,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", required=True, type=Path, help="ComfyUI's models folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every model (default 0)")
     parser.add_argument("--force", action="store_true", help="overwrite real LivePortrait weights in the folder")
+    parser.add_argument("--keep-real", action="store_true",
+                        help="leave real LivePortrait weights in place (write the other demo models only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for name, path in write_demo_models(args.models_dir, args.seed, args.force).items():
+    for name, path in write_demo_models(args.models_dir, args.seed, args.force, args.keep_real).items():
         if "/" not in name:
             log.info("%-14s %s", name, path)
     return 0
