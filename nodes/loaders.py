@@ -54,9 +54,10 @@ class LoadPlaymateModels(io.ComfyNode):
     @classmethod
     def execute(cls, liveportrait, motion_model, emotion_model, audio_encoder, cropper, device,
                 precision) -> io.NodeOutput:
-        models = runtime.load_models(liveportrait, motion_model, emotion_model, audio_encoder, cropper, device,
-                                     precision)
-        return io.NodeOutput(models)
+        with runtime.named_errors("Load Playmate Models"):
+            models = runtime.load_models(liveportrait, motion_model, emotion_model, audio_encoder, cropper, device,
+                                         precision)
+            return io.NodeOutput(models)
 
 
 class DownloadPlaymateModels(io.ComfyNode):
@@ -85,7 +86,8 @@ class DownloadPlaymateModels(io.ComfyNode):
 
     @classmethod
     def execute(cls, bundle, offline) -> io.NodeOutput:
-        folders = {key: str(runtime.folder_roots(key)[0]) for key in runtime.FOLDERS}
-        model_files.fetch_bundle(bundle, folders, offline=offline, progress=runtime.progress())
-        report = model_files.describe_bundle(bundle, folders)
-        return io.NodeOutput(report, ui=ui.PreviewText(report))
+        with runtime.named_errors("Download Playmate Models"):
+            folders = {key: str(runtime.folder_roots(key)[0]) for key in runtime.FOLDERS}
+            model_files.fetch_bundle(bundle, folders, offline=offline, progress=runtime.progress())
+            report = model_files.describe_bundle(bundle, folders)
+            return io.NodeOutput(report, ui=ui.PreviewText(report))

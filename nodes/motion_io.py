@@ -34,12 +34,13 @@ class SaveMotion(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, filename_prefix) -> io.NodeOutput:
-        path, _, subfolder = runtime.output_path(filename_prefix, MOTION_SUFFIX)
-        save_motion_file(path, motion)
-        name = os.path.basename(path)
-        text = f"saved {len(motion)} frames at {motion.fps:g} fps to output/{subfolder + '/' if subfolder else ''}{name}"
-        return io.NodeOutput(ui={"text": [text],
-                                 "playmate_motion": [ui.SavedResult(name, subfolder, io.FolderType.output)]})
+        with runtime.named_errors("Playmate Save Motion"):
+            path, _, subfolder = runtime.output_path(filename_prefix, MOTION_SUFFIX)
+            save_motion_file(path, motion)
+            name = os.path.basename(path)
+            text = f"saved {len(motion)} frames at {motion.fps:g} fps to output/{subfolder + '/' if subfolder else ''}{name}"
+            return io.NodeOutput(ui={"text": [text],
+                                     "playmate_motion": [ui.SavedResult(name, subfolder, io.FolderType.output)]})
 
 
 class LoadMotion(io.ComfyNode):
@@ -58,7 +59,8 @@ class LoadMotion(io.ComfyNode):
 
     @classmethod
     def execute(cls, file) -> io.NodeOutput:
-        return io.NodeOutput(load_motion_file(runtime.input_path(file)))
+        with runtime.named_errors("Playmate Load Motion"):
+            return io.NodeOutput(load_motion_file(runtime.input_path(file)))
 
     @classmethod
     def fingerprint_inputs(cls, file):
@@ -92,5 +94,6 @@ class MotionPreview(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, width, height) -> io.NodeOutput:
-        image = torch.from_numpy(draw_motion_preview(motion, width=width, height=height))[None].float() / 255
-        return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))
+        with runtime.named_errors("Playmate Motion Preview"):
+            image = torch.from_numpy(draw_motion_preview(motion, width=width, height=height))[None].float() / 255
+            return io.NodeOutput(image, ui=ui.PreviewImage(image, cls=cls))

@@ -53,21 +53,21 @@ class ExtractMotion(io.ComfyNode):
 
     @classmethod
     def execute(cls, models, image, crop_scale, crop_vx, crop_vy, face_index, on_missing_face, fps) -> io.NodeOutput:
-        models = models.ready()
-        cropper = models.cropper.with_options(scale=crop_scale, vx_ratio=crop_vx, vy_ratio=crop_vy,
-                                              face_index=face_index)
-        frames = _to_uint8(image)
-        if frames.shape[0] == 1:
-            source = prepare_source(models.engine, cropper, frames[0], name="the image given to Playmate Extract Motion")
-            motion = still_motion(source, 1, fps)
-            crops = [source.crop.input_256]
-        else:
-            motion, kept = extract_driving(models.engine, cropper, frames, fps, on_missing=on_missing_face,
-                                           callback=runtime.progress())
-            source = prepare_source(models.engine, cropper, frames[kept[0]], name=f"video frame {kept[0]}")
-            crops = None
-        crop_img = torch.from_numpy(source.crop.input_256 if crops is None else crops[0])[None].float() / 255
-        return io.NodeOutput(source, motion, crop_img)
+        with runtime.named_errors("Playmate Extract Motion"):
+            models = models.ready()
+            cropper = models.cropper.with_options(scale=crop_scale, vx_ratio=crop_vx, vy_ratio=crop_vy,
+                                                  face_index=face_index)
+            frames = _to_uint8(image)
+            if frames.shape[0] == 1:
+                source = prepare_source(models.engine, cropper, frames[0],
+                                        name="the image given to Playmate Extract Motion")
+                motion = still_motion(source, 1, fps)
+            else:
+                motion, kept = extract_driving(models.engine, cropper, frames, fps, on_missing=on_missing_face,
+                                               callback=runtime.progress())
+                source = prepare_source(models.engine, cropper, frames[kept[0]], name=f"video frame {kept[0]}")
+            crop_img = torch.from_numpy(source.crop.input_256)[None].float() / 255              # 1,256,256,3
+            return io.NodeOutput(source, motion, crop_img)
 
 
 class AudioToMotion(io.ComfyNode):
@@ -110,17 +110,18 @@ class AudioToMotion(io.ComfyNode):
     @classmethod
     def execute(cls, models, source, audio, emotion, intensity, cfg_audio, cfg_emotion, steps, seed, fps, pose_scale,
                 emotion_track="") -> io.NodeOutput:
-        if models.motion is None:
-            raise ValueError("Playmate Audio To Motion needs a motion model: choose a checkpoint as motion_model in "
-                             "Load Playmate Models (files in models/playmate)")
-        track = parse_emotion_track(emotion_track)
-        request = track or (None if emotion == "none" else emotion)
-        models = models.ready()
-        motion = generate_motion(models.motion, audio["waveform"][:1], int(audio["sample_rate"]),
-                                 source_motion=source.motion, emotion=request, intensity=intensity or None,
-                                 w_a=cfg_audio, w_e=cfg_emotion, steps=steps, seed=seed, fps=fps,
-                                 pose_scale=pose_scale, encoder=models.encoder, callback=runtime.progress())
-        return io.NodeOutput(motion)
+        with runtime.named_errors("Playmate Audio To Motion"):
+            if models.motion is None:
+                raise ValueError("Playmate Audio To Motion needs a motion model: choose a checkpoint as motion_model in "
+                                 "Load Playmate Models (files in models/playmate)")
+            track = parse_emotion_track(emotion_track)
+            request = track or (None if emotion == "none" else emotion)
+            models = models.ready()
+            motion = generate_motion(models.motion, audio["waveform"][:1], int(audio["sample_rate"]),
+                                     source_motion=source.motion, emotion=request, intensity=intensity or None,
+                                     w_a=cfg_audio, w_e=cfg_emotion, steps=steps, seed=seed, fps=fps,
+                                     pose_scale=pose_scale, encoder=models.encoder, callback=runtime.progress())
+            return io.NodeOutput(motion)
 
 
 class PoseOverride(io.ComfyNode):
@@ -177,8 +178,9 @@ class PoseOverride(io.ComfyNode):
     def execute(cls, motion, source, pose_source, strength_pitch, strength_yaw, strength_roll, strength_position,
                 pitch_offset, yaw_offset, roll_offset, lip_only, expression_only, driving_mode, length_policy,
                 driving_motion=None, pose_image=None) -> io.NodeOutput:
-        out = pose_override(motion, source, pose_source, driving=driving_motion, pose_image=pose_image,
-                            strength=(strength_pitch, strength_yaw, strength_roll, strength_position),
-                            offsets=(pitch_offset, yaw_offset, roll_offset), lip_only=lip_only,
-                            expression_only=expression_only, driving_mode=driving_mode, length_policy=length_policy)
-        return io.NodeOutput(out)
+        with runtime.named_errors("Playmate Pose Override"):
+            out = pose_override(motion, source, pose_source, driving=driving_motion, pose_image=pose_image,
+                                strength=(strength_pitch, strength_yaw, strength_roll, strength_position),
+                                offsets=(pitch_offset, yaw_offset, roll_offset), lip_only=lip_only,
+                                expression_only=expression_only, driving_mode=driving_mode, length_policy=length_policy)
+            return io.NodeOutput(out)

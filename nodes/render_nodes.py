@@ -49,16 +49,17 @@ class RenderFrames(io.ComfyNode):
 
     @classmethod
     def execute(cls, models, source, motion, output, audio=None) -> io.NodeOutput:
-        paste = output == "pasted back"
-        height, width = output_size(source, paste)
-        _check_memory(len(motion), height, width)
-        models = models.ready()
-        images = torch.empty(len(motion), height, width, 3, dtype=torch.float32)        # N,H,W,3
-        for i, frame in enumerate(render_frames(models.engine, source, motion, paste_back=paste,
-                                                callback=runtime.progress())):
-            images[i] = torch.from_numpy(frame).float().div_(255)
-        mask = torch.from_numpy(render_mask(source, paste))[None].float()               # 1,H,W
-        return io.NodeOutput(images, mask, audio, float(motion.fps))
+        with runtime.named_errors("Playmate Render Frames"):
+            paste = output == "pasted back"
+            height, width = output_size(source, paste)
+            _check_memory(len(motion), height, width)
+            models = models.ready()
+            images = torch.empty(len(motion), height, width, 3, dtype=torch.float32)        # N,H,W,3
+            for i, frame in enumerate(render_frames(models.engine, source, motion, paste_back=paste,
+                                                    callback=runtime.progress())):
+                images[i] = torch.from_numpy(frame).float().div_(255)
+            mask = torch.from_numpy(render_mask(source, paste))[None].float()               # 1,H,W
+            return io.NodeOutput(images, mask, audio, float(motion.fps))
 
 
 class RenderVideo(io.ComfyNode):
@@ -87,12 +88,13 @@ class RenderVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, models, source, motion, output, filename_prefix, crf, audio=None) -> io.NodeOutput:
-        paste = output == "pasted back"
-        height, width = output_size(source, paste)
-        path, filename, subfolder = runtime.output_path(filename_prefix, ".mp4", width, height)
-        models = models.ready()
-        track = None if audio is None else (audio["waveform"][0], int(audio["sample_rate"]))
-        frames = render_frames(models.engine, source, motion, paste_back=paste, callback=runtime.progress())
-        write_video(path, frames, motion.fps, audio=track, crf=crf)
-        saved = ui.SavedResult(os.path.basename(path), subfolder, io.FolderType.output)
-        return io.NodeOutput(InputImpl.VideoFromFile(path), ui=ui.PreviewVideo([saved]))
+        with runtime.named_errors("Playmate Render Video (file)"):
+            paste = output == "pasted back"
+            height, width = output_size(source, paste)
+            path, filename, subfolder = runtime.output_path(filename_prefix, ".mp4", width, height)
+            models = models.ready()
+            track = None if audio is None else (audio["waveform"][0], int(audio["sample_rate"]))
+            frames = render_frames(models.engine, source, motion, paste_back=paste, callback=runtime.progress())
+            write_video(path, frames, motion.fps, audio=track, crf=crf)
+            saved = ui.SavedResult(os.path.basename(path), subfolder, io.FolderType.output)
+            return io.NodeOutput(InputImpl.VideoFromFile(path), ui=ui.PreviewVideo([saved]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -116,7 +117,12 @@ def resolve_encoder(name: str) -> Path:
 
 
 def resolve_model_file(name: str) -> Path:
-    return Path(folder_paths.get_full_path_or_raise("playmate", name))
+    path = folder_paths.get_full_path("playmate", name)
+    if path is None:
+        roots = ", ".join(str(r) for r in folder_roots("playmate"))
+        raise FileNotFoundError(f"motion checkpoint '{name}' is not in models/playmate ({roots}); put the file there "
+                                f"(trained with trainer/) or choose one that is, then refresh the node list (R)")
+    return Path(path)
 
 
 # ---- device and precision -------------------------------------------------------------------------
@@ -228,6 +234,26 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
         _CACHE[key] = models
         log.info("Playmate models loaded in %.2f s: %s", time.perf_counter() - t0, info)
         return models
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, MemoryError, RuntimeError)
+
+
+@contextlib.contextmanager
+def named_errors(node: str):
+    """Prefix user-facing errors with the node's display name, so /history and the UI say which node
+    to fix. The exception type is kept; ComfyUI's interruption (a plain Exception) passes through."""
+    try:
+        yield
+    except _USER_ERRORS as exc:
+        if str(exc).startswith(node):
+            raise
+        try:
+            renamed = type(exc)(f"{node}: {exc}")
+        except Exception:                                    # an exception type with another signature
+            raise exc
+        raise renamed.with_traceback(exc.__traceback__) from exc
 
 
 # ---- progress and interruption --------------------------------------------------------------------

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 E2E = Path(__file__).resolve().parent
 WORKFLOWS = ROOT / "workflows"
+API_DIR = WORKFLOWS / "api"              # API format (POST /prompt); sub-folders, so ComfyUI's template
+UI_DIR = WORKFLOWS / "ui"                # list (which also scans workflows/*.json) shows no duplicates
 EXAMPLES = ROOT / "example_workflows"
 ASSETS = WORKFLOWS / "assets"
 OPTIONAL = os.environ.get("PLAYMATE_E2E_OPTIONAL") == "1"
@@ -52,9 +54,9 @@ def find_comfy_venv() -> Path | None:
 
 
 def api_workflows() -> list[Path]:
-    return sorted(WORKFLOWS.glob("*_api.json"))
+    return sorted(API_DIR.glob("*_api.json"))
 
 
 def ui_workflows() -> list[Path]:
-    return sorted(p for p in list(WORKFLOWS.glob("*.json")) + list(EXAMPLES.glob("*.json"))
+    return sorted(p for p in list(UI_DIR.glob("*.json")) + list(EXAMPLES.glob("*.json"))
                   if not p.name.endswith("_api.json"))

@@ -6,15 +6,15 @@ import copy
 
 import pytest
 
-from .e2e_env import WORKFLOWS
+from .e2e_env import API_DIR
 from .e2e_helpers import add_node, describe, extract_only, load_api, one
 
 
 @pytest.fixture(scope="module")
 def base_wf() -> dict:
-    p = WORKFLOWS / "audio_to_video_api.json"
+    p = API_DIR / "audio_to_video_api.json"
     if not p.is_file():
-        pytest.fail("workflows/audio_to_video_api.json is missing")
+        pytest.fail("workflows/api/audio_to_video_api.json is missing")
     return load_api(p)
 
 

@@ -6,16 +6,16 @@ import time
 
 import pytest
 
-from .e2e_env import WORKFLOWS
+from .e2e_env import API_DIR
 from .e2e_helpers import describe, extract_only, load_api, nodes_of, set_literal
 
 STOP_WITHIN_S = 10.0
 
 
 def test_interrupt_long_render(client, uploaded, object_info):
-    p = WORKFLOWS / "audio_to_video_api.json"
+    p = API_DIR / "audio_to_video_api.json"
     if not p.is_file():
-        pytest.fail("workflows/audio_to_video_api.json is missing")
+        pytest.fail("workflows/api/audio_to_video_api.json is missing")
     base = load_api(p)
     wf = copy.deepcopy(base)
     assert set_literal(wf, "audio", uploaded["speech_long.wav"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_env import ROOT, WORKFLOWS, ui_workflows, unavailable
+from .e2e_env import API_DIR, ROOT, UI_DIR, ui_workflows, unavailable
 
 UI_CHECK = ROOT / "tools" / "comfyui" / "ui_check.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -48,9 +48,9 @@ def test_ui_workflow_loads_without_missing_nodes(ui_report, path):
     assert entry["nodes_loaded"] > 0
 
 
-@pytest.mark.parametrize("path", [p for p in ui_workflows() if p.parent == WORKFLOWS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in ui_workflows() if p.parent == UI_DIR], ids=lambda p: p.name)
 def test_ui_workflow_matches_api_twin(ui_report, path):
-    twin = WORKFLOWS / f"{path.stem}_api.json"
+    twin = API_DIR / f"{path.stem}_api.json"
     if not twin.is_file():
         pytest.fail(f"{path.name} has no API-format twin {twin.name}")
     converted = json.loads(Path(ui_report["workflows"][str(path)]["api"]).read_text())

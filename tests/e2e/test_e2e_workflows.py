@@ -70,7 +70,7 @@ def test_api_workflow_runs(client, uploaded, e2e_inputs, path, tmp_path):
 def _audio_to_video(uploaded, audio="speech_short.wav"):
     paths = [p for p in api_workflows() if p.name == "audio_to_video_api.json"]
     if not paths:
-        pytest.fail("workflows/audio_to_video_api.json is missing")
+        pytest.fail("workflows/api/audio_to_video_api.json is missing")
     wf = load_api(paths[0])
     assert set_literal(wf, "audio", uploaded[audio])
     return wf

@@ -1,0 +1,115 @@
+"""On the real server: empty audio, missing or wrong-kind model files give node errors that name the
+fix; a cancelled file-backed render leaves no partial file in output/; a second prompt with the same
+models reuses them (no reload), and the time of both is reported."""
+from __future__ import annotations
+
+import copy
+import re
+import time
+
+import pytest
+
+from .e2e_env import API_DIR
+from .e2e_helpers import add_node, describe, extract_only, load_api, one, set_literal
+
+DEMO_MOTION = "playmate-motion-tiny-untrained.safetensors"
+DEMO_EMOTION = "playmate-emotion-tiny-untrained.safetensors"
+
+
+@pytest.fixture(scope="module")
+def base_wf() -> dict:
+    return load_api(API_DIR / "audio_to_video_api.json")
+
+
+def _node_error(client, wf, node_type: str) -> str:
+    r = client.run(wf, timeout=300)
+    assert r.status == "execution_error", describe(r)
+    assert r.error["node_type"] == node_type, r.error
+    msg = r.error["exception_message"]
+    assert "Traceback" not in msg
+    print(f"[e2e] {node_type}: {msg.strip()}")
+    return msg
+
+
+def _serving(client, base_wf, object_info) -> None:
+    good, preview = extract_only(base_wf, object_info)
+    r = client.run(good, timeout=300)
+    assert r.status == "success" and r.outputs.get(preview, {}).get("images"), describe(r)
+
+
+def test_empty_audio_names_the_node_and_the_fix(client, uploaded, base_wf, object_info):
+    wf = copy.deepcopy(base_wf)
+    empty = add_node(wf, "EmptyAudio", {"duration": 0.0, "sample_rate": 16000, "channels": 1})
+    a2m = one(wf, "PlaymateAudioToMotion")
+    wf[a2m]["inputs"]["audio"] = [empty, 0]
+    del wf[one(wf, "LoadAudio")]
+    for node in wf.values():                                     # Render Frames passes the audio through
+        if node["inputs"].get("audio") and isinstance(node["inputs"]["audio"], list):
+            node["inputs"]["audio"] = [empty, 0]
+    msg = _node_error(client, wf, "PlaymateAudioToMotion")
+    assert msg.startswith("Playmate Audio To Motion:") and "empty" in msg.lower(), msg
+    _serving(client, base_wf, object_info)
+
+
+def test_missing_liveportrait_files_list_the_expected_paths(client, uploaded, base_wf, object_info):
+    wf = copy.deepcopy(base_wf)
+    wf[one(wf, "PlaymateLoadModels")]["inputs"]["liveportrait"] = "no-such-set"
+    msg = _node_error(client, wf, "PlaymateLoadModels")
+    assert msg.startswith("Load Playmate Models:"), msg
+    for slot in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator"):
+        assert f"{slot}.safetensors" in msg, msg
+    assert "no-such-set" in msg and "huggingface.co" in msg, msg
+    _serving(client, base_wf, object_info)
+
+
+@pytest.mark.parametrize("motion, emotion, fragment", [
+    (DEMO_EMOTION, "none", "stage-1"),                 # the emotion module in the motion slot
+    (DEMO_MOTION, DEMO_MOTION, "two files hold the stage1"),   # a stage-1 file in the emotion slot
+])
+def test_wrong_kind_of_checkpoint_in_a_slot(client, uploaded, base_wf, motion, emotion, fragment):
+    wf = copy.deepcopy(base_wf)
+    loader = one(wf, "PlaymateLoadModels")
+    wf[loader]["inputs"].update(motion_model=motion, emotion_model=emotion)
+    msg = _node_error(client, wf, "PlaymateLoadModels")
+    assert fragment in msg and motion in msg, msg
+
+
+def test_cancelled_file_render_leaves_no_partial_file(client, comfy, uploaded):
+    wf = load_api(API_DIR / "long_audio_to_file_api.json")
+    assert set_literal(wf, "audio", uploaded["speech_long.wav"])
+    out_dir = comfy.base / "output"
+    before = {p for p in out_dir.rglob("*") if p.is_file()}
+    code, body = client.submit(wf)
+    assert code == 200, body
+    pid = body["prompt_id"]
+    assert client.wait_running(pid, timeout=60)
+    deadline = time.time() + 240                 # wait until the mp4 is being written, then cancel
+    while time.time() < deadline and not any(p.name.endswith(".part.mp4") or ".mp4." in p.name
+                                             for p in out_dir.rglob(".*")):
+        if client.history(pid) is not None:
+            pytest.fail("the long render finished before it could be cancelled; make the audio longer")
+        time.sleep(0.2)
+    assert client.interrupt(pid) == 200
+    h = client.wait(pid, timeout=60)
+    assert "execution_interrupted" in [m[0] for m in (h.get("status") or {}).get("messages", [])]
+    new = {p for p in out_dir.rglob("*") if p.is_file()} - before
+    assert not [p for p in new if p.suffix == ".mp4" or ".part" in p.name], f"partial files left: {sorted(new)}"
+    assert all(p.name.endswith(".motion.safetensors") for p in new), sorted(new)   # finished outputs are kept
+
+
+def test_second_prompt_reuses_the_loaded_models(client, comfy, uploaded, base_wf, object_info):
+    wf, preview = extract_only(base_wf, object_info)
+    ex = one(wf, "PlaymateExtractMotion")
+    times, logs = [], []
+    for k in (0, 1):                                       # --cache-none: every node really runs again
+        wf[ex]["inputs"]["crop_vy"] = -0.125 + 0.001 * k
+        mark = len(comfy.log_text())
+        r = client.run(wf, timeout=300)
+        assert r.status == "success", describe(r)
+        times.append(r.elapsed_s)
+        logs.append(comfy.log_text()[mark:])
+    reuse = re.findall(r"Playmate models reused from the cache in ([0-9.]+) s", logs[1])
+    assert reuse and "Playmate models loaded in" not in logs[1], f"the second prompt reloaded the models:\n{logs[1]}"
+    load = re.findall(r"Playmate models loaded in ([0-9.]+) s", logs[0])
+    print(f"[e2e] first prompt {times[0]:.2f} s (models {'loaded in ' + load[0] + ' s' if load else 'already loaded'}), "
+          f"second prompt {times[1]:.2f} s (models reused in {reuse[0]} s)")
