@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .e2e_env import EXAMPLES, api_workflows, comfy_server, ui_workflows
+from .e2e_env import EXAMPLES, UI_DIR, api_workflows, comfy_server, ui_workflows
 
 # The node ids of the pack (V3 schemas in nodes/).
 EXPECTED_NODES = [
@@ -70,8 +70,10 @@ def test_shipped_workflows_use_known_node_types(object_info):
 
 def test_api_and_ui_workflows_come_in_pairs():
     apis = {p.name[: -len("_api.json")] for p in api_workflows()}
-    uis = {p.stem for p in ui_workflows() if p.parent.name == "workflows"}
+    uis = {p.stem for p in ui_workflows() if p.parent == UI_DIR}
     assert apis == uis, f"API-only: {sorted(apis - uis)}, UI-only: {sorted(uis - apis)}"
+    for name in uis:                         # the Templates browser copy is the same file
+        assert (EXAMPLES / f"{name}.json").read_bytes() == (UI_DIR / f"{name}.json").read_bytes(), name
 
 
 def test_example_workflows_listed_as_templates(client):
