@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -72,3 +76,33 @@ def test_vgg19_torchvision_layout(tmp_path):
     torch.save(state, tmp_path / "bad.pth")
     with pytest.raises(ValueError, match="features.28.weight"):
         load_vgg19(tmp_path / "bad.pth")
+
+
+def test_ddp_two_cpu_processes(tmp_path):
+    """torchrun with 2 gloo processes: DDP over F, M, W, G, rank-0 logging and files, per-rank clips."""
+    from safetensors.torch import save_file
+    from skimage import data as skd
+    from playmate_core import FaceEngineConfig, load_face_engine
+    root = Path(__file__).resolve().parents[1]
+    data = tmp_path / "data"
+    (data / "crops").mkdir(parents=True)
+    face = cv2.resize(np.ascontiguousarray(skd.astronaut()[:300, 100:400]), (256, 256))
+    rows = []
+    for c in ("a", "b"):                                          # two clips: one per rank
+        frames = np.stack([np.roll(face, (i, 2 * i if c == "a" else -i), axis=(0, 1)) for i in range(4)])
+        save_file({"frames": torch.from_numpy(frames)}, str(data / f"crops/{c}.safetensors"))
+        rows.append(json.dumps({"clip_id": c, "frames": 4, "crops": f"crops/{c}.safetensors"}))
+    (data / "manifest.jsonl").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "face"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "trainer.stage0_face", "--data", str(data), "--out", str(out), "--tiny", "--steps", "2",
+           "--batch", "1", "--lr", "1e-3", "--log-every", "1", "--transfer-every", "2", "--device", "cpu"]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("step 2:") == 1                       # rank 0 logs, rank 1 does not
+    assert "on rank 0/2" in proc.stderr and "on rank 1/2" not in proc.stderr
+    log = json.loads((out / "stage0_log.json").read_text())
+    assert log["world_size"] == 2 and len(log["history"]) == 2
+    assert all(np.isfinite(h["total"]) for h in log["history"]) and log["history"][1]["pose"] > 0
+    load_face_engine(out, config=FaceEngineConfig.tiny())

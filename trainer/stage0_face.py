@@ -9,7 +9,9 @@ Data: `--data` is a prepare_data output made with `--save-crops` (crops/<id>.saf
 (source, driving: same identity). Losses and their exact formulation: trainer/losses_face.py.
 The stitching/retargeting MLP is not trained; it is copied unchanged so the output folder is a
 complete face engine: load_face_engine(OUT) (with config=FaceEngineConfig.tiny() for --tiny).
-Single process only (no DDP/torchrun support yet).
+Multi-GPU / multi-node: launch the same command under `torchrun --nproc_per_node N` (NCCL on CUDA,
+gloo on CPU). F, M, W and G sit in one module wrapped in DistributedDataParallel; each rank draws its
+pairs from its own share of the clips with its own seed; only rank 0 logs and writes weights.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from .common import all_mean, cleanup_distributed, item_seed, setup_distributed
 from .losses_face import face_losses
 
 log = logging.getLogger("playmate.trainer")
@@ -31,9 +35,12 @@ SLOTS = {"F": "appearance_feature_extractor", "M": "motion_extractor", "W": "war
 
 
 class CropPairs:
-    """Prepared clips with saved crops -> random (source, driving) pairs from one clip."""
+    """Prepared clips with saved crops -> random (source, driving) pairs from one clip.
 
-    def __init__(self, data: Path, seed: int = 0, cache: int = 8):
+    Under DDP, rank r of `world` draws from clips r, r + world, ... (all clips when there are fewer
+    clips than ranks) with its own seed: the distributed sampler of this random-pair stage."""
+
+    def __init__(self, data: Path, seed: int = 0, cache: int = 8, rank: int = 0, world: int = 1):
         manifest = data / "manifest.jsonl"
         if not manifest.is_file():
             raise FileNotFoundError(f"'{manifest}' not found; run `python -m trainer.prepare_data --save-crops "
@@ -43,8 +50,11 @@ class CropPairs:
         if not self.entries:
             raise FileNotFoundError(f"no clip in '{manifest}' has saved crops; prepare the data again with "
                                     f"--save-crops (it resumes and only adds the crops).")
-        self.data, self.rng, self.cache, self._loaded = data, random.Random(seed), cache, {}
-        log.info("stage 0 data: %d clips with crops (of %d)", len(self.entries), len(entries))
+        if world > 1 and len(self.entries) >= world:
+            self.entries = self.entries[rank::world]
+        self.data, self.rng, self.cache, self._loaded = data, random.Random(item_seed(seed, rank)), cache, {}
+        log.info("stage 0 data: %d clips with crops (of %d) on rank %d/%d", len(self.entries), len(entries), rank,
+                 world)
 
     def frames(self, entry: dict) -> torch.Tensor:
         key = entry["clip_id"]
@@ -64,6 +74,19 @@ class CropPairs:
             drv.append(frames[j])
         to = lambda xs: torch.stack(xs).permute(0, 3, 1, 2).float().div(255.0)         # (B,3,256,256)
         return to(src), to(drv)
+
+
+class FaceSpace(nn.Module):
+    """F, M, W, G as one module whose forward returns the stage-0 losses (one DDP forward per step).
+    The frozen VGG19 is held outside the module tree, so DDP neither syncs nor checks it."""
+
+    def __init__(self, nets: dict, vgg=None):
+        super().__init__()
+        self.nets = nn.ModuleDict(nets)
+        self._vgg = [vgg]
+
+    def forward(self, src: torch.Tensor, drv: torch.Tensor, transfer: bool) -> dict:
+        return face_losses(self.nets, src, drv, self._vgg[0], transfer=transfer)
 
 
 def load_modules(args) -> tuple[dict, object]:
@@ -87,13 +110,21 @@ def train(args) -> Path:
     vgg = load_vgg19(args.vgg19) if args.vgg19 else None      # check files before building anything big
     if vgg is None:
         log.warning("no --vgg19: training without the perceptual loss")
-    pairs = CropPairs(data, args.seed)
+    dist = setup_distributed(args.device)
+    if not dist.main:
+        log.setLevel(logging.WARNING)
+    pairs = CropPairs(data, args.seed, rank=dist.rank, world=dist.world)
+    torch.manual_seed(args.seed)                                 # the same initial weights on every rank
     modules, _ = load_modules(args)
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = dist.device
     nets = {k: modules[slot].to(device).train().requires_grad_(True) for k, slot in SLOTS.items()}
     if vgg is not None:
         vgg = vgg.to(device)
-    params = [p for net in nets.values() for p in net.parameters()]
+    space = FaceSpace(nets, vgg)
+    net = space
+    if dist.enabled:
+        net = nn.parallel.DistributedDataParallel(space, device_ids=[device.index] if device.type == "cuda" else None)
+    params = [p for p in space.parameters()]
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.5, 0.999))
     out = Path(args.out)
     weights = {"rec": args.w_rec, "perc": args.w_perc, "pose": args.w_transfer, "exp": args.w_transfer}
@@ -101,22 +132,27 @@ def train(args) -> Path:
     for step in range(1, args.steps + 1):
         src, drv = (x.to(device) for x in pairs.batch(args.batch))
         transfer = args.w_transfer > 0 and step % args.transfer_every == 0
-        losses = face_losses(nets, src, drv, vgg, transfer=transfer)
+        losses = net(src, drv, transfer)
         total = sum(weights[k] * v for k, v in losses.items())
-        if not torch.isfinite(total.detach()):
-            raise FloatingPointError(f"stage 0: loss is {total.item()} at step {step}; lower --lr")
+        mean_total = all_mean(total, dist)                       # NaN on any rank stops every rank
+        if not torch.isfinite(mean_total):
+            raise FloatingPointError(f"stage 0: loss is {mean_total.item()} at step {step}; lower --lr")
         opt.zero_grad(set_to_none=True)
-        total.backward()
+        total.backward()                                         # DDP averages the gradients over ranks
         torch.nn.utils.clip_grad_norm_(params, args.clip)
         opt.step()
-        row = {"step": step, "total": total.item(), **{k: v.item() for k, v in losses.items()}}
+        row = {"step": step, "total": mean_total.item(), **{k: all_mean(v, dist).item() for k, v in losses.items()}}
         history.append(row)
         if step % args.log_every == 0 or step == 1:
             log.info("step %d: %s (%.1f s)", step, " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "step"),
                      time.time() - t0)
-        if step % args.save_every == 0 or step == args.steps:
+        if dist.main and (step % args.save_every == 0 or step == args.steps):
             save(modules, out, args.layout, save_weights)
-    (out / "stage0_log.json").write_text(json.dumps({"args": vars(args), "history": history}, indent=1))
+    cleanup_distributed(dist)
+    if not dist.main:
+        return out
+    (out / "stage0_log.json").write_text(json.dumps({"args": vars(args), "world_size": dist.world,
+                                                     "history": history}, indent=1))
     return out
 
 
