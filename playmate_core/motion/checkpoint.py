@@ -80,6 +80,10 @@ def read_motion_checkpoint(path: str | Path) -> tuple:
     if not path.is_file():
         raise FileNotFoundError(f"motion checkpoint '{path}' does not exist; put the Playmate motion "
                                 f".safetensors file there (ComfyUI: models/playmate/)")
+    from ..joyvasa.checkpoint import looks_like_joyvasa
+    if looks_like_joyvasa(path):
+        raise CheckpointError(f"'{path}' is a JoyVASA motion generator, not a Playmate motion checkpoint; load it "
+                              f"in the JoyVASA slot (playmate_core.joyvasa.load_joyvasa) with motion_template.pkl")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
