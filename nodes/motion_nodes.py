@@ -137,7 +137,7 @@ class PoseOverride(io.ComfyNode):
             inputs=[
                 Motion.Input("motion", tooltip="The motion to edit (e.g. from Audio To Motion)."),
                 Source.Input("source", tooltip="The source portrait the motion will be rendered on."),
-                io.Combo.Input("pose_source", options=list(POSE_SOURCES), default="driving motion",
+                io.Combo.Input("pose_source", options=list(POSE_SOURCES), default="source",
                                tooltip="Where the new head pose comes from: generated (keep), driving motion, image "
                                        "(a still's pose) or source (still head)."),
                 io.Float.Input("strength_pitch", default=1.0, min=0.0, max=1.0, step=0.05,

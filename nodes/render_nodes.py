@@ -16,6 +16,13 @@ _OUTPUT_TIP = ("pasted back: the face blended into the full source image at its 
                "crop: the 512x512 face crop.")
 
 
+def _common_inputs() -> list:
+    return [Models.Input("models", tooltip="From Load Playmate Models."),
+            Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
+            Motion.Input("motion", tooltip="Motion from Audio To Motion, Pose Override, Load Motion or a video."),
+            io.Combo.Input("output", options=OUTPUTS, default="pasted back", tooltip=_OUTPUT_TIP)]
+
+
 def _check_memory(frames: int, height: int, width: int) -> None:
     """Fail before rendering when the IMAGE batch cannot fit in RAM (float32, 12 bytes a pixel)."""
     need = frames * height * width * 3 * 4
@@ -37,10 +44,7 @@ class RenderFrames(io.ComfyNode):
                         "by frame, with stitching; outputs IMAGE frames, the paste-back MASK, the audio passed "
                         "through and the fps (for Create Video). For long clips use Playmate Render Video.",
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models."),
-                Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
-                Motion.Input("motion", tooltip="Motion from Audio To Motion, Pose Override, Load Motion or a video."),
-                io.Combo.Input("output", options=OUTPUTS, default="pasted back", tooltip=_OUTPUT_TIP),
+                *_common_inputs(),
                 io.Audio.Input("audio", optional=True, tooltip="Passed through unchanged to the audio output."),
             ],
             outputs=[io.Image.Output(display_name="images"), io.Mask.Output(display_name="mask"),
@@ -72,10 +76,7 @@ class RenderVideo(io.ComfyNode):
             description="Renders straight into an H.264 + AAC mp4 in the output folder, one frame at a time, so memory "
                         "does not grow with the clip length (long audio). Returns a file-backed VIDEO.",
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models."),
-                Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
-                Motion.Input("motion", tooltip="The motion to render."),
-                io.Combo.Input("output", options=OUTPUTS, default="pasted back", tooltip=_OUTPUT_TIP),
+                *_common_inputs(),
                 io.String.Input("filename_prefix", default="playmate/video",
                                 tooltip="File name prefix inside ComfyUI's output folder."),
                 io.Int.Input("crf", default=19, min=0, max=51,

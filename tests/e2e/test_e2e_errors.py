@@ -56,28 +56,15 @@ def _error_types(body: dict, node: str) -> dict:
     return {x.get("extra_info", {}).get("input_name"): x["type"] for x in body["node_errors"][node]["errors"]}
 
 
-def test_steps_too_large_is_400(client, uploaded, base_wf):
+@pytest.mark.parametrize("name, value, error", [("steps", 100000, "value_bigger_than_max"),
+                                               ("fps", 0, "value_smaller_than_min"),
+                                               ("cfg_audio", 11.0, "value_bigger_than_max")])
+def test_out_of_range_value_is_400(client, uploaded, base_wf, name, value, error):
     wf = copy.deepcopy(base_wf)
     a2m = one(wf, "PlaymateAudioToMotion")
-    wf[a2m]["inputs"]["steps"] = 100000
+    wf[a2m]["inputs"][name] = value
     body = _rejected(client, wf)
-    assert _error_types(body, a2m).get("steps") == "value_bigger_than_max", body
-
-
-def test_fps_zero_is_400(client, uploaded, base_wf):
-    wf = copy.deepcopy(base_wf)
-    a2m = one(wf, "PlaymateAudioToMotion")
-    wf[a2m]["inputs"]["fps"] = 0
-    body = _rejected(client, wf)
-    assert _error_types(body, a2m).get("fps") == "value_smaller_than_min", body
-
-
-def test_cfg_audio_out_of_range_is_400(client, uploaded, base_wf):
-    wf = copy.deepcopy(base_wf)
-    a2m = one(wf, "PlaymateAudioToMotion")
-    wf[a2m]["inputs"]["cfg_audio"] = 11.0
-    body = _rejected(client, wf)
-    assert _error_types(body, a2m).get("cfg_audio") == "value_bigger_than_max", body
+    assert _error_types(body, a2m).get(name) == error, body
 
 
 def test_unknown_node_type_is_400(client, base_wf):

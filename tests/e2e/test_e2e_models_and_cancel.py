@@ -113,3 +113,24 @@ def test_second_prompt_reuses_the_loaded_models(client, comfy, uploaded, base_wf
     load = re.findall(r"Playmate models loaded in ([0-9.]+) s", logs[0])
     print(f"[e2e] first prompt {times[0]:.2f} s (models {'loaded in ' + load[0] + ' s' if load else 'already loaded'}), "
           f"second prompt {times[1]:.2f} s (models reused in {reuse[0]} s)")
+
+
+def test_saved_motion_loads_back_and_previews(client, comfy, uploaded):
+    wf = load_api(API_DIR / "long_audio_to_file_api.json")
+    del wf[one(wf, "PlaymateRenderVideo")]                        # keep: models, image, audio, motion, save
+    r = client.run(wf, timeout=300)
+    assert r.status == "success", describe(r)
+    saved = r.outputs[one(wf, "PlaymateSaveMotion")]["playmate_motion"][0]
+    assert saved["filename"].endswith(".motion.safetensors") and saved["type"] == "output"
+    src = comfy.base / "output" / saved["subfolder"] / saved["filename"]
+    dst = comfy.base / "input" / "e2e_motion.motion.safetensors"
+    dst.write_bytes(src.read_bytes())                             # a user moves it from output/ to input/
+    load = {"1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": dst.name}},
+            "2": {"class_type": "PlaymateMotionPreview", "inputs": {"motion": ["1", 0], "width": 640, "height": 360}}}
+    r2 = client.run(load, timeout=120)
+    assert r2.status == "success", describe(r2)
+    assert r2.outputs["2"]["images"], r2.outputs
+    bad = {**load, "1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": "nope.motion.safetensors"}}}
+    r3 = client.run(bad, timeout=120)
+    assert r3.status in ("validation_error", "execution_error"), describe(r3)
+    assert "Save Motion" in str(r3.error), r3.error
