@@ -61,6 +61,21 @@ def pose_override(motion: MotionSequence, source: PortraitSource, pose_source: s
     return out
 
 
+def scale_head_motion(motion: MotionSequence, source: PortraitSource, scale: float) -> MotionSequence:
+    """pose' = pose_s + scale (pose - pose_s) on pitch, yaw, roll, t and scale (expression untouched).
+
+    0 = a still head at the source pose, 1 = unchanged, > 1 = livelier. For backends whose pose is not
+    generated around the source pose with a pose_scale of their own (JoyVASA)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 10:
+        raise ValueError(f"pose_scale must be a number in [0, 10], got {scale!r}")
+    if scale == 1:
+        return motion
+    values = motion.values.clone()
+    pose_s = source.vector().float()[POSE]                                    # 7
+    values[:, POSE] = pose_s + float(scale) * (values[:, POSE] - pose_s)
+    return MotionSequence(values=values, kp=motion.kp, fps=motion.fps, trained=motion.trained, origin=motion.origin)
+
+
 def still_motion(source: PortraitSource, frames: int, fps: float) -> MotionSequence:
     """The source portrait held still for `frames` frames (a neutral motion to edit or render)."""
     values = source.vector().float()[None].expand(frames, -1).clone()         # N,70
@@ -68,4 +83,4 @@ def still_motion(source: PortraitSource, frames: int, fps: float) -> MotionSeque
                           origin="driving")
 
 
-__all__ = ["POSE_SOURCES", "DRIVING_MODES", "pose_override", "still_motion"]
+__all__ = ["POSE_SOURCES", "DRIVING_MODES", "pose_override", "scale_head_motion", "still_motion"]

@@ -7,7 +7,7 @@ from playmate_core.motion.generate import MotionSequence
 from playmate_core.motion.layout import ANGLES, EXP, POSE
 from playmate_core.pipeline.pose_edit import LIP_KEYPOINTS
 from playmate_core.pipeline.source import PortraitSource
-from playmate_core.pose_override import pose_override, still_motion
+from playmate_core.pose_override import pose_override, scale_head_motion, still_motion
 
 
 def _source(pitch=2.0, yaw=-5.0, roll=1.0, exp_value=0.01) -> PortraitSource:
@@ -89,3 +89,15 @@ def test_still_motion_holds_the_source():
     src = _source()
     m = still_motion(src, 5, 30.0)
     assert len(m) == 5 and m.fps == 30.0 and torch.allclose(m.values, src.vector().expand(5, 70))
+
+
+def test_scale_head_motion_around_the_source_pose():
+    m, src = _motion(), _source()
+    sp = src.vector()[POSE]
+    assert torch.allclose(scale_head_motion(m, src, 0.0).values[:, POSE], sp.expand(10, 7))
+    assert scale_head_motion(m, src, 1.0) is m
+    twice = scale_head_motion(m, src, 2.0).values
+    assert torch.allclose(twice[:, POSE], sp + 2 * (m.values[:, POSE] - sp), atol=1e-5)
+    assert torch.equal(twice[:, EXP], m.values[:, EXP])
+    with pytest.raises(ValueError, match="pose_scale"):
+        scale_head_motion(m, src, -1.0)
