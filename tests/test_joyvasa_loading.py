@@ -190,3 +190,14 @@ def test_released_layout_equals_the_shared_manifest():
     want = {e["key"]: [e["shape"], e["dtype"]] for e in manifest["keys"]}
     assert got == want
     assert set(map_keys({k: None for k in want}, set(model.state_dict()))) == set(model.state_dict())
+
+
+def test_without_a_config_folder_the_geometry_comes_from_the_checkpoint(files):
+    hubert = {**TINY_HUBERT, "num_attention_heads": 2, "hidden_size": 48, "feat_proj_layer_norm": False}
+    from playmate_core.joyvasa.config import JoyVASAConfig
+    model = build_random_joyvasa(JoyVASAConfig(feature_dim=16, n_motions=10, n_prev_motions=2, n_diff_steps=4,
+                                               audio_dim=48), hubert)
+    path = save_released_layout(model, files["dir"] / "noconfig.pt")
+    loaded = load_joyvasa(path, files["template"], None)
+    assert not loaded.audio_encoder.config.feat_proj_layer_norm
+    assert loaded.audio_encoder.config.num_hidden_layers == 2 and loaded.audio_encoder.config.hidden_size == 48

@@ -24,7 +24,7 @@ from ..loading import CheckpointError
 from ..motion.generate import MotionSequence, resample_frames
 from ..motion.layout import check_motion_dict, motion_to_vector
 from .audio import build_encoder
-from .checkpoint import config_from_file, load_state, read_released, verify_derived
+from .checkpoint import config_from_file, encoder_geometry, load_state, read_released, verify_derived
 from .generate import sample_utterance
 from .model import JoyVASAModel
 from .pose import relative_to_source, smooth_pose
@@ -37,14 +37,15 @@ DEFAULT_POSE_SMOOTHING = 0.8       # EMA weight on the previous frame; the refer
 ENCODER_HINT = "TencentGameMate/chinese-hubert-base (its config.json) in ComfyUI/models/audio_encoders/"
 
 
-def read_encoder_config(folder: str | Path | None, family: str):
-    """config.json of the audio encoder folder -> transformers config; None -> HuBERT-base defaults."""
+def read_encoder_config(folder: str | Path | None, family: str, state: dict):
+    """config.json of the audio encoder folder -> transformers config. None: the base geometry of
+    `family` with the sizes the checkpoint's own audio-encoder tensors show (encoder_geometry)."""
     from transformers import HubertConfig, Wav2Vec2Config
     cls = {"hubert": HubertConfig, "wav2vec2": Wav2Vec2Config}[family]
     if folder is None:
-        log.info("JoyVASA: no audio-encoder folder given; using the %s-base geometry (all weights come from "
-                 "the JoyVASA checkpoint)", family)
-        return cls(), f"<default {cls.__name__}>"
+        log.info("JoyVASA: no audio-encoder folder given; %s geometry read from the checkpoint (all encoder "
+                 "weights come from it)", family)
+        return cls(**encoder_geometry(state)), f"<{cls.__name__} from the checkpoint's shapes>"
     folder = Path(folder)
     config_file = folder / "config.json" if folder.is_dir() else folder
     if not config_file.is_file():
@@ -66,7 +67,8 @@ def load_joyvasa(checkpoint: str | Path, template: str | Path, audio_encoder_fol
     """Load JoyVASA's released motion generator strictly (checkpoint.py) with its motion template.
 
     audio_encoder_folder: chinese-hubert-base folder (only its config.json is read; the fine-tuned encoder
-    weights are inside the checkpoint) or None for the HuBERT-base geometry. dtype: float32, bfloat16,
+    weights are inside the checkpoint) or None: HuBERT-base attention/conv settings with the widths and
+    depths the checkpoint's tensors show (heads and kernel sizes are not visible in the tensors). dtype: float32, bfloat16,
     or float16 (GPU only).
     """
     from ..face_engine import resolve_device
@@ -80,7 +82,7 @@ def load_joyvasa(checkpoint: str | Path, template: str | Path, audio_encoder_fol
     args, state, iteration = read_released(path)
     cfg = config_from_file(args, state, path)
     verify_derived(state, cfg, path)
-    hf_config, config_name = read_encoder_config(audio_encoder_folder, cfg.encoder_family)
+    hf_config, config_name = read_encoder_config(audio_encoder_folder, cfg.encoder_family, state)
     if hf_config.hidden_size != cfg.audio_dim:
         raise CheckpointError(f"the audio-encoder config {config_name} has hidden_size {hf_config.hidden_size}, but "
                               f"'{path}' maps {cfg.audio_dim}-wide audio features; expected {ENCODER_HINT}")

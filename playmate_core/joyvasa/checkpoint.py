@@ -195,3 +195,27 @@ def load_state(model: torch.nn.Module, state: dict, path: Path, config_path: str
     check_encoder_config(enc, model.audio_encoder, config_path, path)
     load_strict(model, mapped, slot="JoyVASA motion generator", path=path,
                 hint=f" {FIX} (and pick it in the JoyVASA slot, not the Playmate one).")
+
+
+def encoder_geometry(state: dict) -> dict:
+    """HuBERT/wav2vec2 config fields that the file's audio-encoder keys and shapes decide (used when no
+    config.json is given): width, depth, FFN, conv widths and kernels, conv bias, norm style, projection
+    LayerNorm, positional-conv kernel and groups. Heads and conv strides stay at the base defaults."""
+    enc = "audio_encoder."
+    layers = {k.split(".")[3] for k in state if k.startswith(enc + "encoder.layers.")}
+    convs = sorted({int(k.split(".")[3]) for k in state if k.startswith(enc + "feature_extractor.conv_layers.")})
+    if not layers or not convs or enc + "feature_projection.projection.weight" not in state:
+        raise CheckpointError("the JoyVASA checkpoint holds no complete audio encoder (audio_encoder.*); " + FIX)
+    hidden = state[enc + "feature_projection.projection.weight"].shape[0]
+    pos = next((state[POS_CONV + leaf] for leaf in ("parametrizations.weight.original1", "weight_v", "weight")
+                if POS_CONV + leaf in state), None)
+    extra = {} if pos is None else {"num_conv_pos_embeddings": pos.shape[2],
+                                    "num_conv_pos_embedding_groups": hidden // pos.shape[1]}
+    return {**extra, "hidden_size": hidden,
+            "conv_kernel": tuple(state[f"{enc}feature_extractor.conv_layers.{i}.conv.weight"].shape[2] for i in convs), "num_hidden_layers": len(layers),
+            "intermediate_size": state[enc + "encoder.layers.0.feed_forward.intermediate_dense.weight"].shape[0],
+            "conv_dim": tuple(state[f"{enc}feature_extractor.conv_layers.{i}.conv.weight"].shape[0] for i in convs),
+            "conv_bias": f"{enc}feature_extractor.conv_layers.0.conv.bias" in state,
+            "feat_extract_norm": "layer" if f"{enc}feature_extractor.conv_layers.1.layer_norm.weight" in state
+            else "group",
+            "feat_proj_layer_norm": f"{enc}feature_projection.layer_norm.weight" in state}
