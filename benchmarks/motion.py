@@ -176,7 +176,8 @@ def main() -> None:
         rows.append(row)
         print(f"  {preset} {dtype} {steps} steps {mode}: RTF {row['rtf']:.2f}, {row['ms_per_step']:.1f} ms/step, "
               f"peak RSS {row['peak_rss_mb']:.0f} MB", file=sys.stderr)
-    encoder = {"skipped": "--no-encoder"} if args.no_encoder or args.quick or args.joyvasa else \
+    encoder = {"skipped": "--joyvasa (JoyVASA rows include their own encoder)"} if args.joyvasa else \
+        {"skipped": "--no-encoder"} if args.no_encoder or args.quick else \
         _subprocess(["--encoder-worker", "--threads", str(args.threads)])
     print(to_markdown(rows, encoder))
     if args.json:
