@@ -29,10 +29,10 @@ BETA_MIN, BETA_MAX = 1e-4, 0.999
 
 def cosine_schedule(steps: int) -> dict:
     """The five (T+1,) float32 tables the released file stores under `diffusion_sched.`."""
-    k = torch.linspace(0, steps, steps + 1)
+    k = torch.linspace(0, steps, steps + 1, device="cpu")          # CPU data even under a device context
     abar = torch.cos(((k / steps) + COSINE_S) / (1 + COSINE_S) * torch.pi * 0.5) ** 2
     abar = abar / abar[0]
-    betas = torch.cat([torch.zeros(1), (1 - abar[1:] / abar[:-1]).clip(BETA_MIN, BETA_MAX)])   # T+1
+    betas = torch.cat([torch.zeros(1, device="cpu"), (1 - abar[1:] / abar[:-1]).clip(BETA_MIN, BETA_MAX)])   # T+1
     alphas = 1 - betas
     log_abar = torch.log(alphas)
     for i in range(1, steps + 1):               # sequential float32 sums, as the stored tables were made
