@@ -105,7 +105,8 @@ def joyvasa_worker(steps: str, threads: int, quick: bool = False) -> dict:
     windows = calls[-1] // (n_steps or model.cfg.n_diff_steps)
     return {"preset": "joyvasa-tiny" if quick else "joyvasa (released size)", "dtype": "float32",
             "steps": n_steps or model.cfg.n_diff_steps, "mode": "audio CFG 2.8", "seconds": seconds,
-            "rtf": seconds / SECONDS, "windows": windows, "ms_per_step": 1000 * (seconds - windows * encode_s) / calls[-1],
+            "rtf": seconds / SECONDS, "windows": windows,
+            "ms_per_step": 1000 * (seconds - windows * encode_s) / calls[-1],
             "encoder_share": windows * encode_s / seconds, "params_m": model.parameter_counts()["total"] / 1e6,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "threads": torch.get_num_threads()}

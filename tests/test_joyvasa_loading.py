@@ -182,7 +182,8 @@ def test_released_layout_equals_the_shared_manifest():
     manifest = json.loads(manifest_file.read_text())
     c = manifest["constructor"]
     cfg = JoyVASAConfig(motion_dim=c["motion_feat_dim"], feature_dim=c["feature_dim"], n_motions=c["n_motions"],
-                        n_prev_motions=c["n_prev_motions"], n_diff_steps=c["n_diff_steps"], audio_model=c["audio_model"])
+                        n_prev_motions=c["n_prev_motions"], n_diff_steps=c["n_diff_steps"],
+                        audio_model=c["audio_model"])
     with torch.device("meta"):
         model = build_random_joyvasa(cfg)
         state = released_state(model)

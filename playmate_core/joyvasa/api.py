@@ -67,9 +67,9 @@ def load_joyvasa(checkpoint: str | Path, template: str | Path, audio_encoder_fol
     """Load JoyVASA's released motion generator strictly (checkpoint.py) with its motion template.
 
     audio_encoder_folder: chinese-hubert-base folder (only its config.json is read; the fine-tuned encoder
-    weights are inside the checkpoint) or None: HuBERT-base attention/conv settings with the widths and
-    depths the checkpoint's tensors show (heads and kernel sizes are not visible in the tensors). dtype: float32, bfloat16,
-    or float16 (GPU only).
+    weights are inside the checkpoint) or None: the widths, depths and kernels the checkpoint's tensors
+    show, with HuBERT-base defaults for what tensors cannot show (12 heads, conv strides, post-norm).
+    dtype: float32, bfloat16, or float16 (GPU only).
     """
     from ..face_engine import resolve_device
     device = resolve_device(device)

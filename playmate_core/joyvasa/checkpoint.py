@@ -212,7 +212,8 @@ def encoder_geometry(state: dict) -> dict:
     extra = {} if pos is None else {"num_conv_pos_embeddings": pos.shape[2],
                                     "num_conv_pos_embedding_groups": hidden // pos.shape[1]}
     return {**extra, "hidden_size": hidden,
-            "conv_kernel": tuple(state[f"{enc}feature_extractor.conv_layers.{i}.conv.weight"].shape[2] for i in convs), "num_hidden_layers": len(layers),
+            "conv_kernel": tuple(state[f"{enc}feature_extractor.conv_layers.{i}.conv.weight"].shape[2] for i in convs),
+            "num_hidden_layers": len(layers),
             "intermediate_size": state[enc + "encoder.layers.0.feed_forward.intermediate_dense.weight"].shape[0],
             "conv_dim": tuple(state[f"{enc}feature_extractor.conv_layers.{i}.conv.weight"].shape[0] for i in convs),
             "conv_bias": f"{enc}feature_extractor.conv_layers.0.conv.bias" in state,
