@@ -27,6 +27,7 @@ from ..playmate_core import liveportrait_weights as lpw
 from ..playmate_core.audio_encoder import AudioEncoder
 from ..playmate_core.crop import FaceCropper
 from ..playmate_core.face_engine import FaceEngine, load_face_engine
+from ..playmate_core.joyvasa import load_joyvasa, looks_like_joyvasa
 from ..playmate_core.motion import load_motion_model
 
 log = logging.getLogger("playmate")
@@ -35,7 +36,8 @@ log = logging.getLogger("playmate")
 FOLDERS = ("liveportrait", "playmate", "audio_encoders", "insightface")
 LIVEPORTRAIT_SETS = ("human", "animal")
 NONE = "none"
-MOTION_SUFFIXES = (".safetensors",)
+MOTION_SUFFIXES = (".safetensors", ".pt", ".pth")         # Playmate .safetensors, JoyVASA's released .pt
+JOYVASA_TEMPLATE = "motion_template.pkl"
 
 
 def register_folders() -> None:
@@ -84,12 +86,15 @@ def resolve_liveportrait(choice: str) -> tuple:
 
 
 def motion_choices() -> list:
-    files = [f for f in folder_paths.get_filename_list("playmate") if f.endswith(MOTION_SUFFIXES)]
+    """Checkpoints in models/playmate: Playmate stage-1 .safetensors and JoyVASA .pt files (not the
+    JoyVASA template or its converted cache)."""
+    files = [f for f in folder_paths.get_filename_list("playmate") if f.endswith(MOTION_SUFFIXES)
+             and not os.path.basename(f).startswith("motion_template")]
     return sorted(files) + [NONE]
 
 
 def emotion_choices() -> list:
-    return [NONE] + [f for f in motion_choices() if f != NONE]
+    return [NONE] + [f for f in motion_choices() if f.endswith(".safetensors")]
 
 
 def _encoder_folders() -> dict:
@@ -202,6 +207,10 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
             raise ValueError("Load Playmate Models: an emotion_model needs a motion_model (the stage-1 checkpoint it "
                              "was trained on); choose one, or set emotion_model to none")
         motion_files.append(resolve_model_file(emotion_model))
+    joyvasa = bool(motion_files) and looks_like_joyvasa(motion_files[0])
+    if joyvasa and len(motion_files) > 1:
+        raise ValueError("the JoyVASA backend has no emotion module; set emotion_model to none (emotion control needs "
+                         "a Playmate stage-1 + emotion checkpoint pair)")
     enc_folder = resolve_encoder(audio_encoder) if motion_files else None
     dev = pick_device(device)
     face_dtype, motion_dtype = pick_dtypes(dev, precision)
@@ -220,13 +229,19 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
         # Built on the compute device; ComfyUI's memory manager may move them to `offload` between
         # prompts, and PlaymateModels.ready() brings them back before each use.
         engine = load_face_engine(lp_folder, device=dev, dtype=face_dtype, animal=animal)
-        motion = load_motion_model(motion_files, device=dev, dtype=motion_dtype) if motion_files else None
-        encoder = AudioEncoder.from_pretrained(enc_folder, device=dev) if enc_folder else None
+        if joyvasa:                      # the encoder's weights are inside the .pt; the folder gives its config
+            template = motion_files[0].parent / JOYVASA_TEMPLATE
+            motion = load_joyvasa(motion_files[0], template, enc_folder, device=dev, dtype=motion_dtype)
+            encoder = None
+        else:
+            motion = load_motion_model(motion_files, device=dev, dtype=motion_dtype) if motion_files else None
+            encoder = AudioEncoder.from_pretrained(enc_folder, device=dev) if enc_folder else None
         nets = _Nets(F=engine.F, M=engine.M, S=engine.S, W=engine.warp_net, G=engine.decoder,
                      motion=motion, encoder=encoder)
         patcher = comfy.model_patcher.ModelPatcher(nets, load_device=dev, offload_device=offload)
         crop = FaceCropper(backend=cropper, insightface_root=str(insight_root / "models"))
         info = {"liveportrait": f"{lp_folder}{' (animal)' if animal else ''}",
+                "backend": "joyvasa" if joyvasa else ("playmate" if motion is not None else None),
                 "motion": [str(f) for f in motion_files], "audio_encoder": str(enc_folder) if enc_folder else None,
                 "trained": bool(motion.trained) if motion is not None else None, "cropper": cropper,
                 "device": str(dev), "dtypes": (str(face_dtype), str(motion_dtype))}

@@ -34,6 +34,9 @@ log = logging.getLogger("playmate")
 
 AUDIO_ENCODER_NAME = "wav2vec2-tiny-random"
 MOTION_FILE = "playmate-motion-tiny-untrained.safetensors"
+JOYVASA_FILE = "joyvasa-tiny-random.pt"                  # JoyVASA's released layout, tiny and random
+JOYVASA_TEMPLATE = "motion_template.pkl"
+JOYVASA_ENCODER_NAME = "hubert-tiny-random"             # config.json only: the weights live in the .pt
 EMOTION_FILE = "playmate-emotion-tiny-untrained.safetensors"
 FILE_MODE = 0o644
 DEMO_TRAINING_NOTE = {"note": "random initialisation written by tools/make_demo_models.py; not trained"}
@@ -91,6 +94,25 @@ def _motion_models(folder: Path, seed: int, audio_layers: int, audio_dim: int) -
     return stage1, emotion
 
 
+def _joyvasa_models(root: Path, seed: int) -> dict:
+    """A tiny random JoyVASA motion generator in the RELEASED layout ({args, model, iter} .pt, marked
+    untrained in its args), its motion_template.pkl, and the HuBERT config folder it names."""
+    from transformers import HubertConfig
+    from playmate_core.joyvasa.export import (TINY_HUBERT, TINY_JOYVASA, build_random_joyvasa, released_args,
+                                              released_state, save_template_pickle)
+    with torch.random.fork_rng(devices=[]):
+        model = build_random_joyvasa(TINY_JOYVASA, TINY_HUBERT, seed=seed)
+    folder = root / "playmate"
+    folder.mkdir(parents=True, exist_ok=True)
+    ckpt = folder / JOYVASA_FILE
+    torch.save({"args": released_args(model.cfg, playmate_untrained=True), "model": released_state(model),
+                "iter": 0}, str(ckpt))
+    template = save_template_pickle(model.template, folder / JOYVASA_TEMPLATE)
+    encoder = root / "audio_encoders" / JOYVASA_ENCODER_NAME
+    HubertConfig(**TINY_HUBERT).save_pretrained(str(encoder))
+    return {"joyvasa": ckpt, "joyvasa_template": template, "joyvasa_encoder": encoder}
+
+
 def _publish_modes(paths: dict) -> None:
     """safetensors writes owner-only (0600) files; make the demo files readable like the JSON beside them."""
     for path in paths.values():
@@ -117,7 +139,7 @@ def write_demo_models(models_dir: str | Path, seed: int = 0, force: bool = False
         log.info("keeping the real LivePortrait weights in %s", root / "liveportrait")
     encoder, enc_cfg = _audio_encoder(root / "audio_encoders" / AUDIO_ENCODER_NAME, seed)
     stage1, emotion = _motion_models(root / "playmate", seed, enc_cfg.num_hidden_layers, enc_cfg.hidden_size)
-    paths.update(audio_encoder=encoder, motion=stage1, emotion=emotion)
+    paths.update(audio_encoder=encoder, motion=stage1, emotion=emotion, **_joyvasa_models(root, seed))
     _publish_modes({k: v for k, v in paths.items() if k != "liveportrait"})
     log.info("demo models (tiny, random, UNTRAINED) written to %s", root)
     return paths

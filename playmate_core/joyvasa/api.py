@@ -88,7 +88,7 @@ def load_joyvasa(checkpoint: str | Path, template: str | Path, audio_encoder_fol
                               f"'{path}' maps {cfg.audio_dim}-wide audio features; expected {ENCODER_HINT}")
     model = JoyVASAModel(cfg, build_encoder(cfg.encoder_family, hf_config), tmpl,
                          meta={"iter": iteration, "checkpoint": str(path), "template": str(template),
-                               "trained": True})
+                               "trained": not bool(getattr(args, "playmate_untrained", False))})
     load_state(model, state, path, config_name)
     model = model.to(device, dtype).eval()
     log.info("JoyVASA motion generator loaded from %s (iter %s, %s)", path, iteration, model.parameter_counts())

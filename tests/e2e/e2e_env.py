@@ -15,6 +15,9 @@ API_DIR = WORKFLOWS / "api"              # API format (POST /prompt); sub-folder
 UI_DIR = WORKFLOWS / "ui"                # list (which also scans workflows/*.json) shows no duplicates
 EXAMPLES = ROOT / "example_workflows"
 ASSETS = WORKFLOWS / "assets"
+# The shipped JoyVASA workflow names the public files; the e2e server holds tiny random ones in their layout.
+DEMO_NAMES = {"motion_generator_hubert_chinese.pt": "joyvasa-tiny-random.pt",
+              "chinese-hubert-base": "hubert-tiny-random"}
 OPTIONAL = os.environ.get("PLAYMATE_E2E_OPTIONAL") == "1"
 SPEECH_TEXT = "Hello, I am a talking portrait."
 SPEECH_S = 1.46          # seconds of speech the workflows run on (12.5 fps -> 19 frames, 25 -> 37)

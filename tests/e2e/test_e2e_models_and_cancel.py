@@ -134,3 +134,15 @@ def test_saved_motion_loads_back_and_previews(client, comfy, uploaded):
     r3 = client.run(bad, timeout=120)
     assert r3.status in ("validation_error", "execution_error"), describe(r3)
     assert "Save Motion" in str(r3.error), r3.error
+
+
+def test_joyvasa_backend_refuses_emotion(client, uploaded):
+    wf = load_api(API_DIR / "joyvasa_audio_to_video_api.json")
+    loader = one(wf, "PlaymateLoadModels")
+    wf[loader]["inputs"].update(motion_model="joyvasa-tiny-random.pt", audio_encoder="hubert-tiny-random")
+    wf[one(wf, "PlaymateAudioToMotion")]["inputs"]["emotion"] = "happy"
+    msg = _node_error(client, wf, "PlaymateAudioToMotion")
+    assert "JoyVASA backend has no emotion control" in msg and "set emotion to none" in msg, msg
+    wf[loader]["inputs"]["emotion_model"] = DEMO_EMOTION                # and at load time
+    msg = _node_error(client, wf, "PlaymateLoadModels")
+    assert "no emotion module" in msg, msg
