@@ -75,7 +75,9 @@ class DownloadPlaymateModels(io.ComfyNode):
                 io.Combo.Input("bundle", options=sorted(model_files.BUNDLES), default="liveportrait",
                                tooltip="liveportrait: Kijai's safetensors of LivePortrait (MIT) -> models/liveportrait; "
                                        "liveportrait-animal: official animal .pth (MIT); wav2vec2-base-960h: the audio "
-                                       "encoder (Apache-2.0) -> models/audio_encoders."),
+                                       "encoder (Apache-2.0) -> models/audio_encoders; joyvasa: JoyVASA's trained "
+                                       "motion generator + template -> models/playmate and chinese-hubert-base's "
+                                       "config -> models/audio_encoders (weights licence: see the model card)."),
                 io.Boolean.Input("offline", default=True,
                                  tooltip="On: never touch the network; report present/missing files. Off: download "
                                          "the missing files from huggingface.co."),

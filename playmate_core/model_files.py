@@ -20,6 +20,9 @@ log = logging.getLogger("playmate")
 
 LIVEPORTRAIT_LICENCE = "MIT (LivePortrait by Kuaishou / KwaiVGI; Kijai's files are a safetensors conversion)"
 WAV2VEC2_LICENCE = "Apache-2.0 (facebook/wav2vec2-base-960h, Meta AI)"
+JOYVASA_LICENCE = ("JoyVASA code: MIT (jdh-algo/JoyVASA); no separate weights licence could be checked offline: "
+                   "read the model card before commercial use")
+HUBERT_LICENCE = "not verified offline: read the TencentGameMate/chinese-hubert-base model card"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,14 @@ BUNDLES: dict = {
     "liveportrait-animal": tuple(
         RemoteFile("KwaiVGI/LivePortrait", (f"{_ANIMAL}/base_models_v1.1/{slot}.pth",), "liveportrait",
                    f"{_ANIMAL}/base_models_v1.1/{slot}.pth", LIVEPORTRAIT_LICENCE) for slot in _LP_SLOTS[:4]),
+    # JoyVASA's trained motion generator (a torch pickle read with weights_only=True + an allow-list) and
+    # its template; the encoder's weights are inside the .pt, only chinese-hubert-base's config is needed.
+    "joyvasa": (RemoteFile("jdh-algo/JoyVASA", ("motion_generator/motion_generator_hubert_chinese.pt",), "playmate",
+                           "motion_generator_hubert_chinese.pt", JOYVASA_LICENCE),
+                RemoteFile("jdh-algo/JoyVASA", ("motion_template/motion_template.pkl",), "playmate",
+                           "motion_template.pkl", JOYVASA_LICENCE),
+                RemoteFile("TencentGameMate/chinese-hubert-base", ("config.json",), "audio_encoders",
+                           "chinese-hubert-base/config.json", HUBERT_LICENCE)),
     "wav2vec2-base-960h": tuple(
         RemoteFile("facebook/wav2vec2-base-960h", names, "audio_encoders", f"wav2vec2-base-960h/{names[0]}",
                    WAV2VEC2_LICENCE)

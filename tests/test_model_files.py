@@ -14,7 +14,7 @@ def test_every_file_names_a_licence_and_a_hub_url():
     for name, files in model_files.BUNDLES.items():
         assert files, name
         for f in files:
-            assert f.licence and ("MIT" in f.licence or "Apache" in f.licence)
+            assert f.licence and ("MIT" in f.licence or "Apache" in f.licence or "not verified" in f.licence)
             assert f.url.startswith("https://huggingface.co/")
 
 
@@ -69,3 +69,10 @@ def test_failed_download_names_the_url_and_leaves_no_file(tmp_path):
 def test_unknown_bundle_names_the_choices(tmp_path):
     with pytest.raises(ValueError, match="liveportrait"):
         model_files.plan_bundle("nope", _folders(tmp_path))
+
+
+def test_joyvasa_files_land_where_load_playmate_models_looks(tmp_path):
+    plan = {f.dest: (f.folder, present) for f, _, present in model_files.plan_bundle("joyvasa", _folders(tmp_path))}
+    assert plan == {"motion_generator_hubert_chinese.pt": ("playmate", False),
+                    "motion_template.pkl": ("playmate", False),            # beside the checkpoint
+                    "chinese-hubert-base/config.json": ("audio_encoders", False)}
