@@ -75,7 +75,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def run_one(venv: Path, work: Path, size: str, seconds: float, path: str, fps: float, steps: int,
-            warm_max_s: float = 10.0) -> dict:
+            warm_max_s: float = float("inf")) -> dict:
     base = work / f"{size}-{path}-{seconds:g}s"
     models = base / "models"
     py = venv / "bin" / "python"
@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fps-tiny", type=float, default=25.0)
     ap.add_argument("--fps-full", type=float, default=25.0)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warm-max-seconds", type=float, default=float("inf"),
+                    help="run the second (warm) prompt only for audio up to this length")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--write-full-models", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -134,7 +136,7 @@ def main(argv=None) -> int:
                 for path in a.paths.split(","):
                     fps = a.fps_tiny if size == "tiny" else a.fps_full
                     t0 = time.time()
-                    rows.append(run_one(a.venv, Path(tmp), size, seconds, path, fps, a.steps))
+                    rows.append(run_one(a.venv, Path(tmp), size, seconds, path, fps, a.steps, a.warm_max_seconds))
                     print(f"  done {size}/{path}/{seconds:g}s in {time.time() - t0:.0f} s", file=sys.stderr)
     cpu = platform.processor() or platform.machine()
     print(f"\nmachine: {os.cpu_count()} cores ({cpu}), torch threads default; ComfyUI 0.3.75 --cpu --cache-none")
