@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from playmate_core.joyvasa import load_joyvasa, load_template, looks_like_joyvasa
+from playmate_core.joyvasa.checkpoint import ALLOWED_GLOBALS
 from playmate_core.joyvasa.export import (TINY_HUBERT, TINY_JOYVASA, build_random_joyvasa, released_args,
                                           released_state, save_released_layout, save_template_pickle)
 from playmate_core.loading import CheckpointError
@@ -46,8 +47,14 @@ def test_both_weight_norm_spellings_load_the_same_weights(files, spelling):
     assert model.template == files["model"].template
 
 
+def _read_own(path):
+    """Read a file these tests wrote, the safe way (the loader's allow-list)."""
+    with torch.serialization.safe_globals(ALLOWED_GLOBALS):
+        return torch.load(str(path), weights_only=True)
+
+
 def test_released_layout_is_what_the_loader_reads(files):
-    data = torch.load(str(files["new"]), weights_only=False)
+    data = _read_own(files["new"])
     assert set(data) == {"args", "model", "iter"} and isinstance(data["args"], argparse.Namespace)
     keys = set(data["model"])
     assert {"denoising_net.TE.pe", "denoising_net.alignment_mask", "diffusion_sched.betas", "start_motion_feat",
@@ -72,7 +79,7 @@ def test_wrong_shape_tensor_is_refused(files, tmp_path):
 
 def test_args_that_contradict_the_tensors_are_refused(files, tmp_path):
     path = write(tmp_path / "args.pt", released_state(files["model"]), released_args(TINY_JOYVASA), )
-    data = torch.load(str(path), weights_only=False)
+    data = _read_own(path)
     data["args"].n_prev_motions = 3
     torch.save(data, str(path))
     with pytest.raises(CheckpointError, match="start_motion_feat.*n_prev_motions"):
