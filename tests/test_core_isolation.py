@@ -49,3 +49,28 @@ def test_no_comfy_imports_in_core_sources():
                     words[1].split(".")[0] in ("comfy", "comfy_api", "folder_paths", "server", "nodes", "trainer"):
                 bad.append(f"{path}: {line}")
     assert not bad, bad
+
+
+def test_eval_package_imports_without_torchvision_or_metric_packages():
+    """The metric networks are our own definitions: importing every eval module (and running the CLI's
+    --help) must not pull in torchvision, lpips, pytorch_fid or insightface."""
+    script = textwrap.dedent("""
+        import importlib, importlib.abc, pkgutil, sys
+        BLOCKED = ("torchvision", "lpips", "pytorch_fid", "insightface", "comfy", "folder_paths", "trainer")
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in BLOCKED:
+                    raise ImportError(f"blocked: {name}")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        import playmate_core.eval as ev
+        names = [m.name for m in pkgutil.iter_modules(ev.__path__) if m.name != "__main__"]
+        for name in names:
+            importlib.import_module(f"playmate_core.eval.{name}")
+        print("OK", len(names))
+    """)
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().startswith("OK") and int(res.stdout.split()[-1]) >= 12
