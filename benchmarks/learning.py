@@ -160,7 +160,7 @@ def evaluate(world: "sp.World", ds: dict, paths: dict, args, log) -> dict:
         src = vector_to_motion(torch.from_numpy(world.source_vector(clip["voice"]))[None],
                                torch.from_numpy(clip["kp"])[None])
         seq = generate_motion(model, features=clip["features"], source_motion=src, steps=args.sample_steps,
-                              seed=args.seed, **kw)
+                              eta=args.eta, seed=args.seed, **kw)
         return seq.values.numpy(), seq.normalised.numpy()
 
     # nearest-centroid emotion classifier on GT training clips (identity-centred per-clip mean exp)
@@ -267,6 +267,7 @@ def main(argv=None) -> dict:
     p.add_argument("--train-voices", type=int, default=len(sp.TRAIN_VOICES))
     p.add_argument("--test-clips-per-voice", type=int, default=4)
     p.add_argument("--sample-steps", type=int, default=25)
+    p.add_argument("--eta", type=float, default=1.0, help="sampler: 1 = ancestral (default), 0 = DDIM")
     p.add_argument("--w-a", type=float, default=1.5)
     p.add_argument("--w-e", type=float, default=1.5)
     p.add_argument("--w-e-extra", type=float, nargs="*", default=[2.5],
@@ -319,7 +320,7 @@ def main(argv=None) -> dict:
                 "stage 1": f"{args.stage1_steps} steps, batch {args.batch}, lr {args.lr}, "
                 f"{tr['stage1_s']:.0f} s, loss {tr['stage1_loss_last100']:.4f}",
                 "stage 2": f"{args.stage2_steps} steps, {tr['stage2_s']:.0f} s, loss {tr['stage2_loss_last100']:.4f}",
-                "sampling": f"DDIM {args.sample_steps} steps, w_a {args.w_a}, w_e {args.w_e}, "
+                "sampling": f"{args.sample_steps} steps, eta {args.eta}, w_a {args.w_a}, w_e {args.w_e}, "
                 f"{metrics['generation_s']:.0f} s",
                 "time": f"data {data_s:.0f} s, total {total:.0f} s ({args.threads} threads, {platform.processor() or platform.machine()})"}
     print(table(metrics, settings))
