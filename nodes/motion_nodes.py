@@ -98,7 +98,7 @@ class AudioToMotion(io.ComfyNode):
                                tooltip="Audio guidance w_a (paper: 1.5); 0 ignores the audio."),
                 io.Float.Input("cfg_emotion", default=1.5, min=0.0, max=10.0, step=0.05,
                                tooltip="Emotion guidance w_e (paper: 1.5); higher = stronger emotion."),
-                io.Int.Input("steps", default=25, min=1, max=200, tooltip="DDIM denoising steps per window."),
+                io.Int.Input("steps", default=25, min=1, max=200, tooltip="Denoising steps per window (ancestral sampling on a respaced schedule)."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
                              tooltip="Noise seed; the same seed gives the same motion."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.001,

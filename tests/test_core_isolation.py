@@ -6,17 +6,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SCRIPT = textwrap.dedent("""
+BLOCKER = textwrap.dedent("""
     import importlib.abc, sys
-    BLOCKED = ("comfy", "comfy_api", "comfy_extras", "folder_paths", "server", "nodes", "trainer")
+    BLOCKED = {blocked!r}
 
     class Block(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"blocked: {name}")
+                raise ImportError(f"blocked: {{name}}")
             return None
 
     sys.meta_path.insert(0, Block())
+""")
+
+
+def blocked_script(blocked: tuple, body: str) -> str:
+    """A python -c script that makes every module under `blocked` unimportable, then runs `body`."""
+    return BLOCKER.format(blocked=blocked) + textwrap.dedent(body)
+
+
+SCRIPT = blocked_script(("comfy", "comfy_api", "comfy_extras", "folder_paths", "server", "nodes", "trainer"), """
     import torch
     import playmate_core
     from playmate_core import FaceEngine, FaceEngineConfig, build_face_modules
@@ -54,17 +63,9 @@ def test_no_comfy_imports_in_core_sources():
 def test_eval_package_imports_without_torchvision_or_metric_packages():
     """The metric networks are our own definitions: importing every eval module (and running the CLI's
     --help) must not pull in torchvision, lpips, pytorch_fid or insightface."""
-    script = textwrap.dedent("""
-        import importlib, importlib.abc, pkgutil, sys
-        BLOCKED = ("torchvision", "lpips", "pytorch_fid", "insightface", "comfy", "folder_paths", "trainer")
-
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in BLOCKED:
-                    raise ImportError(f"blocked: {name}")
-                return None
-
-        sys.meta_path.insert(0, Block())
+    script = blocked_script(("torchvision", "lpips", "pytorch_fid", "insightface", "comfy", "folder_paths",
+                             "trainer"), """
+        import importlib, pkgutil
         import playmate_core.eval as ev
         names = [m.name for m in pkgutil.iter_modules(ev.__path__) if m.name != "__main__"]
         for name in names:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from playmate_core.eval.i3d import (I3D_FILES, I3DConfig, InceptionI3D, i3d_features, load_i3d, same_padding,
                                     video_clips)
+from eval_helpers import randomize_batchnorm
 from playmate_core.loading import CheckpointError
 
 PUBLIC_SHAPES = {
@@ -33,13 +34,7 @@ N_PUBLIC_KEYS = 287          # 57 conv+BN units x 5 tensors + logits weight and 
 
 def public_state(model: torch.nn.Module, seed: int = 0) -> OrderedDict:
     """Random BatchNorm statistics/affine terms; the state without `num_batches_tracked`, as published."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("running_var") or name.endswith("bn.weight"):
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-            elif name.endswith("running_mean") or name.endswith("bn.bias"):
-                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+    randomize_batchnorm(model, seed)
     return OrderedDict((k, v.clone()) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked"))
 
 

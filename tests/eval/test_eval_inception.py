@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from eval_helpers import randomize_batchnorm
 from playmate_core.eval.inception import (INCEPTION_FILE, InceptionConfig, InceptionV3FID, inception_features,
                                           load_inception)
 from playmate_core.loading import CheckpointError
@@ -33,13 +34,7 @@ N_PUBLIC_KEYS = 566
 
 def randomized_state(model: torch.nn.Module, seed: int = 0) -> dict:
     """Random BatchNorm statistics and affine terms (the default init leaves them trivial)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("running_var") or name.endswith("bn.weight"):
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-            elif name.endswith("running_mean") or name.endswith("bn.bias"):
-                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+    randomize_batchnorm(model, seed)
     return {k: v.clone() for k, v in sorted(model.state_dict().items())}
 
 
