@@ -1,12 +1,13 @@
 """Synthetic learning benchmark: does the real trainer learn audio -> motion from real speech? (CPU, minutes)
 
-    python benchmarks/learning.py --json out.json       # full run (~8-9 min on 2 CPU cores)
+    python benchmarks/learning.py --json out.json       # full run (~12 min on 2 CPU cores)
     python benchmarks/learning.py --quick               # smoke test: tiny data, few steps (goals not expected)
     python benchmarks/learning.py --work W --eval-only --w-e 2.5   # re-evaluate the checkpoints in W/runs
 
 Needs the `espeak-ng` program (Debian/Ubuntu: apt-get install espeak-ng). Defaults: 6 training voices x
 10 clips of 2 sentences (~470 s), 2 held-out voices x 4 clips of 3 held-out sentences (~83 s); stage 1
-2000 steps, stage 2 1500 steps, batch 16, lr 1e-3 (warm-up 100), EMA 0.995; DDIM 25 steps.
+2000 steps, stage 2 4000 steps, batch 16, lr 1e-3 (warm-up 100), EMA 0.995; 25 sampling steps, eta 1
+(ancestral; --eta 0 is deterministic DDIM, which gave ~14x jerkier pose here).
 
 Data: speech synthesised with espeak-ng (GPL-3.0; used only as an external program to synthesise test
 audio, nothing of it is linked or shipped; see benchmarks/synthetic_speech.py). Several voices x many
@@ -219,6 +220,8 @@ def evaluate(world: "sp.World", ds: dict, paths: dict, args, log) -> dict:
                                                     "lip_r": float(np.mean(d["lip_r"]))} for w, d in extra.items()},
            "seam_score": mean("seam"), "seam_score_gt": mean("seam_gt"),
            "pose_std_gen": pose_std("pose_gen"), "pose_std_gt": pose_std("pose_gt"),
+           "pose_delta_gen": float(np.mean([d["delta_p"] for d in res["pose_gen"]])),
+           "pose_delta_gt": float(np.mean([d["delta_p"] for d in res["pose_gt"]])),
            "generation_s": gen_s, "per_clip_lip_r": [round(x, 3) for x in res["lip_r_cfg"]]}
     log(f"evaluation: {len(ds['test'])} clips, {len(res['emo_true'])} emotion generations, {gen_s:.0f} s")
     return out
@@ -240,6 +243,8 @@ def table(m: dict, settings: dict) -> str:
              "<= 0.05", g(m["lip_r_drop"] <= 0.05)),
             ("seam score (z-space, window seams)", f"{m['seam_score']:.2f} (GT {m['seam_score_gt']:.2f})", "<= 1.5",
              g(m["seam_score"] <= 1.5)),
+            ("pose mean abs change per frame (deg)", f"gen {m['pose_delta_gen']:.3f}, GT {m['pose_delta_gt']:.3f}",
+             "reported", "-"),
             ("pose std pitch/yaw/roll (deg)",
              f"gen {ps['pitch']:.2f}/{ps['yaw']:.2f}/{ps['roll']:.2f}, GT {pg['pitch']:.2f}/{pg['yaw']:.2f}/"
              f"{pg['roll']:.2f}", "reported", "-")]
@@ -256,7 +261,7 @@ def main(argv=None) -> dict:
     p.add_argument("--work", help="work folder (dataset, runs); default: a temporary folder")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--stage1-steps", type=int, default=2000)
-    p.add_argument("--stage2-steps", type=int, default=1500)
+    p.add_argument("--stage2-steps", type=int, default=4000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.995)
