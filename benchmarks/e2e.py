@@ -47,7 +47,7 @@ def write_full_models(models: Path) -> None:
     import torch
     sys.path.insert(0, str(REPO))
     from playmate_core import FaceEngineConfig, build_face_modules, build_motion_model, save_motion_checkpoint, save_weights
-    from playmate_core.audio_encoder import build_random_encoder
+    from playmate_core.audio.encoder import build_random_encoder
     torch.manual_seed(0)
     save_weights(build_face_modules(FaceEngineConfig.liveportrait()), models / "liveportrait", "safetensors")
     enc = build_random_encoder("base")

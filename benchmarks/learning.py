@@ -28,7 +28,7 @@ features from `playmate_core.audio.AudioEncoder` around a RANDOMLY initialised w
 Training runs `trainer.stage1_motion.main` and `trainer.stage2_emotion.main` (the CLI entry points) with
 `--set` overrides; evaluation uses `load_motion_model` + `generate_motion(features=...)` on held-out clips.
 
-Metrics (playmate_core.motion_metrics), on the held-out clips:
+Metrics (playmate_core.eval.motion_metrics), on the held-out clips:
     lip r          Pearson r of the generated mouth opening (projection of the lip exp on the known lip
                    direction) with the target, stage 1, w_a = 1.5; mean over clips            goal >= 0.8
     CFG effect     lip r at w_a = 1.5 minus lip r at w_a = 0 (unconditional)                 reported (> 0)
@@ -63,8 +63,8 @@ def build_dataset(out: Path, world: "sp.World", encoder, args, log) -> dict:
     """Synthesise the train and test utterances, write the train set in the trainer's format."""
     import torch
     from safetensors.torch import save_file
-    from playmate_core.audio import num_video_frames
-    from playmate_core.motion.emotion import EMOTION_LABELS
+    from playmate_core.timebase import frame_count
+    from playmate_core.motion.playmate.emotion import EMOTION_LABELS
 
     rng = np.random.default_rng(args.seed)
     tmp = sp.temp_folder()
@@ -84,7 +84,7 @@ def build_dataset(out: Path, world: "sp.World", encoder, args, log) -> dict:
     for i, (split, voice, sents, cid) in enumerate(specs):
         speed = int(rng.integers(150, 191))
         wave = sp.utterance(sents, voice, speed, tmp, cid, float(rng.uniform(0.3, 0.6)), rng)
-        n = num_video_frames(len(wave), sp.FPS)
+        n = frame_count(len(wave), sp.FPS, 16000)
         mouth = sp.mouth_opening(wave, n)
         label = i % (n_labels + 1)
         emotion = None if label == n_labels else label
@@ -141,9 +141,9 @@ def pearson(a, b) -> float:
 def evaluate(world: "sp.World", ds: dict, paths: dict, args, log) -> dict:
     import torch
     from playmate_core.motion import generate_motion, load_motion_model
-    from playmate_core.motion.emotion import EMOTION_LABELS
+    from playmate_core.motion.playmate.emotion import EMOTION_LABELS
     from playmate_core.motion.layout import vector_to_motion
-    from playmate_core.motion_metrics import NearestCentroid, pose_diversity, seam_score, window_seams
+    from playmate_core.eval.motion_metrics import NearestCentroid, pose_diversity, seam_score, window_seams
 
     m1 = load_motion_model(str(paths["stage1"]))
     m2 = load_motion_model(str(paths["stage2"]))
@@ -290,7 +290,7 @@ def main(argv=None) -> dict:
     import tempfile
     import torch
     from playmate_core.audio import AudioEncoder, build_random_encoder
-    from playmate_core.motion.emotion import EMOTION_LABELS
+    from playmate_core.motion.playmate.emotion import EMOTION_LABELS
 
     if not sp.espeak_available():
         sys.exit("espeak-ng is not installed (e.g. `apt-get install espeak-ng`); it synthesises the test speech")

@@ -17,7 +17,7 @@ depend on the weights). Guidance modes:
 
 The audio encoder row times `encode` of a random wav2vec2-base-sized model (playmate_core.audio).
 
-JoyVASA rows (playmate_core.joyvasa, issue 7): the released geometry at full size (HuBERT-base audio
+JoyVASA rows (playmate_core.motion.joyvasa, issue 7): the released geometry at full size (HuBERT-base audio
 encoder fine-tuned inside the checkpoint, F 256, D 73, 10 + 100-frame windows, 50 DDPM steps, audio CFG
 2.8 batched as 2), random weights, from the RAW 20 s waveform, so the audio encoder IS included
 (its share is reported). `--joyvasa` runs only these rows.
@@ -83,9 +83,9 @@ def joyvasa_worker(steps: str, threads: int, quick: bool = False) -> dict:
     import math
     import torch
     torch.set_num_threads(threads)
-    from playmate_core.joyvasa import generate_joyvasa_motion
-    from playmate_core.joyvasa.export import TINY_HUBERT, TINY_JOYVASA, build_random_joyvasa
-    from playmate_core.joyvasa.config import JoyVASAConfig
+    from playmate_core.motion.joyvasa import generate_joyvasa_motion
+    from playmate_core.motion.joyvasa.export import TINY_HUBERT, TINY_JOYVASA, build_random_joyvasa
+    from playmate_core.motion.joyvasa.config import JoyVASAConfig
     model = build_random_joyvasa(TINY_JOYVASA if quick else JoyVASAConfig(), TINY_HUBERT if quick else None)
     n_steps = None if steps == "all" else int(steps)
     g = torch.Generator().manual_seed(0)

@@ -158,7 +158,7 @@ class World:
 
     @classmethod
     def make(cls, seed: int = 0) -> "World":
-        from playmate_core.motion_metrics import LIP_KEYPOINTS
+        from playmate_core.eval.motion_metrics import LIP_KEYPOINTS
         rng = np.random.default_rng(seed)
         lip_dims = np.array([3 * k + c for k in LIP_KEYPOINTS for c in range(3)])
         other = np.setdiff1d(np.arange(63), lip_dims)

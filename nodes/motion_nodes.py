@@ -4,18 +4,22 @@ from __future__ import annotations
 import torch
 from comfy_api.v0_0_2 import io
 
-from ..playmate_core.joyvasa import (DEFAULT_CFG_SCALE, DEFAULT_POSE_SMOOTHING, JoyVASAModel,
-                                     generate_joyvasa_motion)
-from ..playmate_core.motion import generate_motion
-from ..playmate_core.motion.emotion import EMOTION_LABELS
-from ..playmate_core.motion.track_text import parse_emotion_track
-from ..playmate_core.pipeline import extract_driving, prepare_source
-from ..playmate_core.pose_override import (DRIVING_MODES, POSE_SOURCES, pose_override, scale_head_motion,
-                                           still_motion)
+from ..playmate_core.motion.backend import BackendOption, MotionRequest, backend_options, describe_backends
+from ..playmate_core.motion.labels import EMOTION_LABELS
+from ..playmate_core.pipeline import DRIVING_MODES, POSE_SOURCES, extract_source_and_motion, pose_override
 from . import runtime
 from .types import Models, Motion, Source
 
 CATEGORY = "Playmate"
+
+
+def _option_input(spec: BackendOption):
+    """A backend's own option (declared in the core) -> an optional widget, so a new backend needs no node change."""
+    if spec.kind == "bool":
+        return io.Boolean.Input(spec.name, default=spec.default, optional=True, tooltip=spec.tooltip)
+    widget = io.Float if spec.kind == "float" else io.Int
+    return widget.Input(spec.name, default=spec.default, min=spec.minimum, max=spec.maximum, step=spec.step,
+                        optional=True, tooltip=spec.tooltip)
 
 
 def _to_uint8(images: torch.Tensor):
@@ -60,15 +64,9 @@ class ExtractMotion(io.ComfyNode):
             models = models.ready()
             cropper = models.cropper.with_options(scale=crop_scale, vx_ratio=crop_vx, vy_ratio=crop_vy,
                                                   face_index=face_index)
-            frames = _to_uint8(image)
-            if frames.shape[0] == 1:
-                source = prepare_source(models.engine, cropper, frames[0],
-                                        name="the image given to Playmate Extract Motion")
-                motion = still_motion(source, 1, fps)
-            else:
-                motion, kept = extract_driving(models.engine, cropper, frames, fps, on_missing=on_missing_face,
-                                               callback=runtime.progress())
-                source = prepare_source(models.engine, cropper, frames[kept[0]], name=f"video frame {kept[0]}")
+            source, motion = extract_source_and_motion(models.engine, cropper, _to_uint8(image), fps,
+                                                       on_missing=on_missing_face, callback=runtime.progress(),
+                                                       name="the image given to Playmate Extract Motion")
             crop_img = torch.from_numpy(source.crop.input_256)[None].float() / 255              # 1,256,256,3
             return io.NodeOutput(source, motion, crop_img)
 
@@ -81,10 +79,9 @@ class AudioToMotion(io.ComfyNode):
             display_name="Playmate Audio To Motion",
             category=CATEGORY,
             description="Speech -> expression and head-pose motion, exactly ceil(duration x fps) frames, window by "
-                        "window for long audio. Playmate backend: audio-conditioned diffusion transformer; emotion "
-                        "control and multi-condition CFG (paper eq. 8) need its stage-2 emotion checkpoint. JoyVASA "
-                        "backend (a JoyVASA .pt chosen in Load Playmate Models): uses the joyvasa_* options and "
-                        "steps; it has no emotion control.",
+                        "window for long audio, from the motion model chosen in Load Playmate Models. Options that "
+                        "do not apply to the loaded backend are ignored (the log names them). Backends: "
+                        + describe_backends(),
             inputs=[
                 Models.Input("models", tooltip="From Load Playmate Models (with a motion model)."),
                 Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
@@ -108,45 +105,18 @@ class AudioToMotion(io.ComfyNode):
                 io.String.Input("emotion_track", default="", multiline=True, optional=True,
                                 tooltip="Optional per-segment emotions, one per line: 'start-end emotion [intensity]' "
                                         "in seconds, e.g. '0-2.5 happy 3' and '2.5-end sad'."),
-                io.Float.Input("joyvasa_cfg_scale", default=DEFAULT_CFG_SCALE, min=0.0, max=10.0, step=0.05,
-                               optional=True, tooltip="JoyVASA backend only: audio guidance (its default 2.8)."),
-                io.Float.Input("joyvasa_pose_smoothing", default=DEFAULT_POSE_SMOOTHING, min=0.0, max=0.99,
-                               step=0.01, optional=True,
-                               tooltip="JoyVASA backend only: EMA weight on the previous frame's pose; 0 = off, "
-                                       "0.99 = JoyVASA's own (it almost freezes the head)."),
-                io.Boolean.Input("joyvasa_relative", default=True, optional=True,
-                                 tooltip="JoyVASA backend only: apply the motion relative to its first frame (the "
-                                         "reference renderer's way); off = absolute pose and expression."),
+                *(_option_input(spec) for spec in backend_options()),
             ],
             outputs=[Motion.Output(display_name="motion")],
         )
 
     @classmethod
-    def execute(cls, models, source, audio, emotion, intensity, cfg_audio, cfg_emotion, steps, seed, fps, pose_scale,
-                emotion_track="", joyvasa_cfg_scale=DEFAULT_CFG_SCALE, joyvasa_pose_smoothing=DEFAULT_POSE_SMOOTHING,
-                joyvasa_relative=True) -> io.NodeOutput:
+    def execute(cls, models, source, audio, **widgets) -> io.NodeOutput:
         with runtime.named_errors("Playmate Audio To Motion"):
-            if models.motion is None:
-                raise ValueError("no motion model: choose a checkpoint as motion_model in Load Playmate Models (files "
-                                 "in models/playmate)")
-            track = parse_emotion_track(emotion_track)
-            request = track or (None if emotion == "none" else emotion)
-            models = models.ready()
-            wav, rate = audio["waveform"][:1], int(audio["sample_rate"])
-            if isinstance(models.motion, JoyVASAModel):
-                if request is not None:
-                    raise ValueError("the JoyVASA backend has no emotion control: set emotion to none and clear "
-                                     "emotion_track, or load a Playmate motion model with its emotion checkpoint")
-                n_steps = models.motion.cfg.n_diff_steps
-                motion = generate_joyvasa_motion(models.motion, wav, rate, source.motion, cfg_scale=joyvasa_cfg_scale,
-                                                 steps=None if steps >= n_steps else steps, seed=seed, fps=fps,
-                                                 pose_smoothing=joyvasa_pose_smoothing,
-                                                 relative_to_first_frame=joyvasa_relative, callback=runtime.progress())
-                return io.NodeOutput(scale_head_motion(motion, source, pose_scale))
-            motion = generate_motion(models.motion, wav, rate, source_motion=source.motion, emotion=request,
-                                     intensity=intensity or None, w_a=cfg_audio, w_e=cfg_emotion, steps=steps,
-                                     seed=seed, fps=fps, pose_scale=pose_scale, encoder=models.encoder,
-                                     callback=runtime.progress())
+            request = MotionRequest.from_widgets(**widgets)          # emotion, track, cfg, steps, backend options
+            backend = models.ready().motion_backend()
+            motion = backend.generate(audio["waveform"][:1], int(audio["sample_rate"]), source.motion, request,
+                                      callback=runtime.progress())
             return io.NodeOutput(motion)
 
 

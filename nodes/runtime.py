@@ -23,12 +23,11 @@ import comfy.model_patcher
 import comfy.utils
 import folder_paths
 
-from ..playmate_core import liveportrait_weights as lpw
-from ..playmate_core.audio_encoder import AudioEncoder
+from ..playmate_core.face import weights as lpw
 from ..playmate_core.crop import FaceCropper
-from ..playmate_core.face_engine import FaceEngine, load_face_engine
-from ..playmate_core.joyvasa import load_joyvasa, looks_like_joyvasa
-from ..playmate_core.motion import load_motion_model
+from ..playmate_core.face.engine import FaceEngine, load_face_engine
+from ..playmate_core.motion.backend import (MotionBackend, is_checkpoint_name, is_emotion_checkpoint_name,
+                                            load_motion_backend)
 
 log = logging.getLogger("playmate")
 
@@ -36,8 +35,6 @@ log = logging.getLogger("playmate")
 FOLDERS = ("liveportrait", "playmate", "audio_encoders", "insightface")
 LIVEPORTRAIT_SETS = ("human", "animal")
 NONE = "none"
-MOTION_SUFFIXES = (".safetensors", ".pt", ".pth")         # Playmate .safetensors, JoyVASA's released .pt
-JOYVASA_TEMPLATE = "motion_template.pkl"
 
 
 def register_folders() -> None:
@@ -86,15 +83,13 @@ def resolve_liveportrait(choice: str) -> tuple:
 
 
 def motion_choices() -> list:
-    """Checkpoints in models/playmate: Playmate stage-1 .safetensors and JoyVASA .pt files (not the
-    JoyVASA template or its converted cache)."""
-    files = [f for f in folder_paths.get_filename_list("playmate") if f.endswith(MOTION_SUFFIXES)
-             and not os.path.basename(f).startswith("motion_template")]
+    """Files in models/playmate that some motion backend loads (the core decides; companions excluded)."""
+    files = [f for f in folder_paths.get_filename_list("playmate") if is_checkpoint_name(f)]
     return sorted(files) + [NONE]
 
 
 def emotion_choices() -> list:
-    return [NONE] + [f for f in motion_choices() if f.endswith(".safetensors")]
+    return [NONE] + [f for f in motion_choices() if is_emotion_checkpoint_name(f)]
 
 
 def _encoder_folders() -> dict:
@@ -161,8 +156,7 @@ def pick_dtypes(device: torch.device, precision: str) -> tuple:
 class PlaymateModels:
     """What LoadPlaymateModels returns (PLAYMATE_MODELS)."""
     engine: FaceEngine
-    motion: object | None                     # MotionModel, or None (pose-only graphs)
-    encoder: AudioEncoder | None
+    motion: MotionBackend | None              # any backend (motion/backend.py), or None (pose-only graphs)
     cropper: FaceCropper
     patcher: object
     info: dict = field(default_factory=dict)
@@ -172,6 +166,12 @@ class PlaymateModels:
         mm.load_models_gpu([self.patcher], force_full_load=True)
         self.engine.device = self.patcher.load_device
         return self
+
+    def motion_backend(self) -> MotionBackend:
+        if self.motion is None:
+            raise ValueError("no motion model: choose a checkpoint as motion_model in Load Playmate Models (files "
+                             "in models/playmate)")
+        return self.motion
 
 
 class _Nets(torch.nn.Module):
@@ -201,17 +201,10 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
                 device: str, precision: str) -> PlaymateModels:
     """Load (or reuse) everything one Playmate graph needs; cached across prompts by files + options."""
     lp_folder, animal = resolve_liveportrait(liveportrait)
-    motion_files = [] if motion_model == NONE else [resolve_model_file(motion_model)]
-    if emotion_model != NONE:
-        if not motion_files:
-            raise ValueError("Load Playmate Models: an emotion_model needs a motion_model (the stage-1 checkpoint it "
-                             "was trained on); choose one, or set emotion_model to none")
-        motion_files.append(resolve_model_file(emotion_model))
-    joyvasa = bool(motion_files) and looks_like_joyvasa(motion_files[0])
-    if joyvasa and len(motion_files) > 1:
-        raise ValueError("the JoyVASA backend has no emotion module; set emotion_model to none (emotion control needs "
-                         "a Playmate stage-1 + emotion checkpoint pair)")
-    enc_folder = resolve_encoder(audio_encoder) if motion_files else None
+    motion_file = None if motion_model == NONE else resolve_model_file(motion_model)
+    emotion_file = None if emotion_model == NONE else resolve_model_file(emotion_model)
+    motion_files = [f for f in (motion_file, emotion_file) if f is not None]
+    enc_folder = resolve_encoder(audio_encoder) if motion_file is not None else None
     dev = pick_device(device)
     face_dtype, motion_dtype = pick_dtypes(dev, precision)
     insight_root = folder_roots("insightface")[0]
@@ -229,23 +222,20 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
         # Built on the compute device; ComfyUI's memory manager may move them to `offload` between
         # prompts, and PlaymateModels.ready() brings them back before each use.
         engine = load_face_engine(lp_folder, device=dev, dtype=face_dtype, animal=animal)
-        if joyvasa:                      # the encoder's weights are inside the .pt; the folder gives its config
-            template = motion_files[0].parent / JOYVASA_TEMPLATE
-            motion = load_joyvasa(motion_files[0], template, enc_folder, device=dev, dtype=motion_dtype)
-            encoder = None
-        else:
-            motion = load_motion_model(motion_files, device=dev, dtype=motion_dtype) if motion_files else None
-            encoder = AudioEncoder.from_pretrained(enc_folder, device=dev) if enc_folder else None
-        nets = _Nets(F=engine.F, M=engine.M, S=engine.S, W=engine.warp_net, G=engine.decoder,
-                     motion=motion, encoder=encoder)
+        motion = None
+        if motion_files:                 # the core recognises the kind and checks every backend rule
+            motion = load_motion_backend(motion_file, emotion=emotion_file, audio_encoder=enc_folder, device=dev,
+                                         dtype=motion_dtype)
+        nets = _Nets(F=engine.F, M=engine.M, S=engine.S, W=engine.warp_net, G=engine.decoder, motion=motion)
         patcher = comfy.model_patcher.ModelPatcher(nets, load_device=dev, offload_device=offload)
         crop = FaceCropper(backend=cropper, insightface_root=str(insight_root / "models"))
+        caps = motion.capabilities if motion is not None else None
         info = {"liveportrait": f"{lp_folder}{' (animal)' if animal else ''}",
-                "backend": "joyvasa" if joyvasa else ("playmate" if motion is not None else None),
-                "motion": [str(f) for f in motion_files], "audio_encoder": str(enc_folder) if enc_folder else None,
-                "trained": bool(motion.trained) if motion is not None else None, "cropper": cropper,
+                "backend": caps.kind if caps else None, "motion": [str(f) for f in motion_files],
+                "audio_encoder": str(enc_folder) if enc_folder else None,
+                "trained": caps.trained if caps else None, "cropper": cropper,
                 "device": str(dev), "dtypes": (str(face_dtype), str(motion_dtype))}
-        models = PlaymateModels(engine, motion, encoder, crop, patcher, info)
+        models = PlaymateModels(engine, motion, crop, patcher, info)
         _CACHE[key] = models
         log.info("Playmate models loaded in %.2f s: %s", time.perf_counter() - t0, info)
         return models

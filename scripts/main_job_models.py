@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playmate_core.face_config import FaceEngineConfig  # noqa: E402
-from playmate_core.liveportrait_weights import read_face_config  # noqa: E402
+from playmate_core.face.config import FaceEngineConfig  # noqa: E402
+from playmate_core.face.weights import read_face_config  # noqa: E402
 
 LOADER = "3"                                               # PlaymateLoadModels in workflows/api/audio_to_video_api.json
 DEMO_ENCODER = "wav2vec2-tiny-random"

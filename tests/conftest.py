@@ -1,4 +1,12 @@
-"""Shared fixtures: tiny face engines written to disk in both public layouts. Never downloads."""
+"""Shared fixtures: tiny face engines written to disk in both public layouts. Never downloads.
+
+Layout: tests/<area>/ mirrors playmate_core/<area>/ (audio, face, crop, motion, motion/joyvasa, pipeline, eval),
+tests/trainer/ mirrors trainer/, tests/core/ holds the cross-cutting tests, tests/e2e/ the ComfyUI end-to-end
+tests (a package), tests/data/ the checked-in key-layout manifests. Helpers: tests/nets.py for every folder
+(`from nets import ...`), <folder>/<folder>_helpers.py within one folder. Only tests/e2e is a package, so test
+and helper module basenames must be unique across tests/ (pytest's default import mode says "import file
+mismatch" when two collide).
+"""
 from __future__ import annotations
 
 import os
@@ -15,23 +23,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from playmate_core import FaceEngineConfig, build_face_modules, save_weights  # noqa: E402
+from nets import randomize_norms  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 
-def randomize(modules: dict, seed: int = 0) -> dict:
-    """Non-trivial random state: perturbed BatchNorm statistics and unconverged spectral-norm u, v."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in modules.values():
-            for name, buf in module.named_buffers():
-                if name.endswith("running_mean"):
-                    buf.copy_(torch.randn(buf.shape, generator=g) * 0.1)
-                elif name.endswith("running_var"):
-                    buf.copy_(torch.rand(buf.shape, generator=g) + 0.5)
-                elif name.endswith(("weight_u", "weight_v")):
-                    buf.copy_(torch.nn.functional.normalize(torch.randn(buf.shape, generator=g), dim=0))
-    return modules
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """tests/data: checked-in files (the public checkpoints' key manifests), so no test needs ../shared."""
+    return DATA
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def tiny_cfg() -> FaceEngineConfig:
 @pytest.fixture(scope="session")
 def tiny_modules(tiny_cfg) -> dict:
     torch.manual_seed(0)
-    return randomize(build_face_modules(tiny_cfg))
+    return randomize_norms(build_face_modules(tiny_cfg))
 
 
 @pytest.fixture(scope="session")

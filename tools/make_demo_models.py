@@ -24,10 +24,10 @@ if __package__ in (None, ""):                      # run as a script: make the r
 
 import torch  # noqa: E402
 
-from playmate_core.audio_encoder import build_random_encoder  # noqa: E402
-from playmate_core.face_config import FaceEngineConfig  # noqa: E402
-from playmate_core.face_engine import build_face_modules  # noqa: E402
-from playmate_core.liveportrait_weights import BASE_SLOTS, SLOTS, read_face_config, save_weights  # noqa: E402
+from playmate_core.audio.encoder import build_random_encoder  # noqa: E402
+from playmate_core.face.config import FaceEngineConfig  # noqa: E402
+from playmate_core.face.engine import build_face_modules  # noqa: E402
+from playmate_core.face.weights import BASE_SLOTS, SLOTS, read_face_config, save_weights  # noqa: E402
 from playmate_core.motion import build_motion_model, save_motion_checkpoint  # noqa: E402
 
 log = logging.getLogger("playmate")
@@ -98,7 +98,7 @@ def _joyvasa_models(root: Path, seed: int) -> dict:
     """A tiny random JoyVASA motion generator in the RELEASED layout ({args, model, iter} .pt, marked
     untrained in its args), its motion_template.pkl, and the HuBERT config folder it names."""
     from transformers import HubertConfig
-    from playmate_core.joyvasa.export import (TINY_HUBERT, TINY_JOYVASA, build_random_joyvasa, released_args,
+    from playmate_core.motion.joyvasa.export import (TINY_HUBERT, TINY_JOYVASA, build_random_joyvasa, released_args,
                                               released_state, save_template_pickle)
     with torch.random.fork_rng(devices=[]):
         model = build_random_joyvasa(TINY_JOYVASA, TINY_HUBERT, seed=seed)

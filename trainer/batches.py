@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from playmate_core.motion.windows import augment_previous_frames, start_previous_frames
+from playmate_core.motion.playmate.windows import augment_previous_frames, start_previous_frames
 
 
 def diffusion_inputs(batch: dict, model, cond, g: torch.Generator, device) -> dict:

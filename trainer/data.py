@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from playmate_core.motion.denoiser import context_indices
-from playmate_core.motion.emotion import EMOTION_LABELS, INTENSITY_LEVELS
+from playmate_core.motion.playmate.denoiser import context_indices
+from playmate_core.motion.playmate.emotion import EMOTION_LABELS, INTENSITY_LEVELS
 from playmate_core.motion.layout import EXP, MOTION_DIM, POSE, MotionStats, clip_pose_stats, normalise, source_condition
 
 log = logging.getLogger("playmate.trainer")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from playmate_core.motion.emotion import EMOTION_LABELS
+from playmate_core.motion.playmate.emotion import EMOTION_LABELS
 
 EMOTION_ALIASES = {"anger": "angry", "disgust": "disgusted", "fearful": "fear", "happiness": "happy",
                    "sadness": "sad", "surprise": "surprised", "neutrality": "neutral"}

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as Fn
 
-from playmate_core import keypoints as kpm
+from playmate_core.face import keypoints as kpm
 
 
 def motion(M, img: torch.Tensor) -> dict:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from playmate_core.motion import (EMOTION_PRESETS, EmotionConfig, EmotionModule, load_motion_model,
+from playmate_core.motion import (EMOTION_PRESETS, EmotionConfig, EmotionModule, load_motion_backend,
                                   save_motion_checkpoint)
-from playmate_core.motion.model import MotionModel
+from playmate_core.motion.playmate.backend import PlaymateBackend
+from playmate_core.motion.playmate.model import MotionModel
 
 from .batches import diffusion_inputs, drop_current_audio, eps_mse
 from .common import set_requires_grad
@@ -36,7 +37,11 @@ def load_stage1(path: str) -> MotionModel:
     if not path:
         raise ValueError("stage 2 needs the stage-1 motion checkpoint: pass "
                          "--stage1 runs/stage1/motion_stage1.safetensors")
-    model = load_motion_model(path)
+    backend = load_motion_backend(path)
+    if not isinstance(backend, PlaymateBackend):
+        raise ValueError(f"'{path}' is a {backend.capabilities.kind} model; stage 2 trains the emotion module on a "
+                         f"Playmate stage-1 checkpoint (runs/stage1/motion_stage1.safetensors)")
+    model = backend.model
     if not model.meta.get("stage1_trained"):
         raise ValueError(f"'{path}' holds an UNTRAINED stage-1 model; train stage 1 first (trainer.stage1_motion)")
     return model

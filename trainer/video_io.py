@@ -9,11 +9,12 @@ streamed, so only the frames selected so far are kept in memory.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from playmate_core.timebase import frame_count
 
 log = logging.getLogger("playmate.trainer")
 
@@ -46,8 +47,8 @@ def find_videos(root: str | Path) -> list[Path]:
 
 
 def num_ticks(duration: float, fps: float) -> int:
-    """Frames at `fps` covering `duration` seconds: ceil(duration * fps) (1e-6 s tolerance)."""
-    return max(0, math.ceil(duration * fps - 1e-6))
+    """Frames at `fps` covering `duration` seconds (the core's frame_count; durations to the microsecond)."""
+    return frame_count(duration, fps)
 
 
 def decode_video(path: str | Path, fps: float = 25.0, max_seconds: float | None = None,

@@ -7,7 +7,8 @@
 Optional landmark backends (mediapipe, onnxruntime) are imported only when a backend is used.
 """
 
-from .backends import BACKENDS, DetectedFace, make_backend
+from .backends import BACKENDS, make_backend
+from .detection import DetectedFace
 from .cropper import CropInfo, FaceCropper, to_tensor
 from .geometry import (
     LAYOUT_POINTS,

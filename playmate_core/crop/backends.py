@@ -1,4 +1,4 @@
-"""Face landmark backends: the common result type and the backend choice.
+"""Face landmark backends: the choice among them (the common result type is in detection.py).
 
 Backends (each imports its optional dependency lazily, inside its methods):
 
@@ -16,63 +16,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import dataclass
-from typing import Protocol
 
-import numpy as np
+from .detection import LandmarkBackend
+from .insightface_backend import InsightFaceBackend, buffalo_l_paths
+from .mediapipe_backend import MediaPipeBackend
 
 logger = logging.getLogger("playmate")
 
 BACKENDS = ("mediapipe", "insightface", "auto")
-
-
-@dataclass(frozen=True)
-class DetectedFace:
-    """One detected face.
-
-    Attributes:
-        landmarks: (N, 2) float64 landmark pixels (x, y) in the analysed image.
-        box: (4,) float64 face box (x0, y0, x1, y1) in pixels: the detector's box when there is
-            one, else the landmarks' extent.
-        score: detector confidence in [0, 1], or None when the backend gives none.
-        layout: landmark layout name (see ``geometry.LAYOUT_POINTS``).
-    """
-
-    landmarks: np.ndarray
-    box: np.ndarray
-    score: float | None
-    layout: str
-
-    @property
-    def area(self) -> float:
-        """Box area in square pixels (used to sort faces large -> small)."""
-        x0, y0, x1, y1 = self.box
-        return float(max(x1 - x0, 0.0) * max(y1 - y0, 0.0))
-
-
-class LandmarkBackend(Protocol):
-    """What :class:`~.cropper.FaceCropper` needs from a backend."""
-
-    name: str
-
-    def detect(self, image_rgb: np.ndarray) -> list[DetectedFace]:
-        """All faces in an (H, W, 3) uint8 RGB image, sorted by box area, largest first."""
-        ...
-
-    def close(self) -> None:
-        """Release native resources (the backend can be used again afterwards)."""
-        ...
-
-
-def landmark_box(landmarks: np.ndarray) -> np.ndarray:
-    """(x0, y0, x1, y1) extent of (N, 2) landmarks, float64."""
-    pts = np.asarray(landmarks, dtype=np.float64)
-    return np.concatenate([pts.min(axis=0), pts.max(axis=0)])
-
-
-def sort_large_to_small(faces: list[DetectedFace]) -> list[DetectedFace]:
-    """Faces ordered by box area, largest first (LivePortrait's 'large-small' order)."""
-    return sorted(faces, key=lambda face: face.area, reverse=True)
 
 
 def make_backend(backend: str = "auto", insightface_root: str | None = None) -> LandmarkBackend:
@@ -87,9 +38,6 @@ def make_backend(backend: str = "auto", insightface_root: str | None = None) -> 
         ValueError: unknown backend name.
         FileNotFoundError: "insightface" without the model files (the message lists the paths).
     """
-    from .insightface_backend import InsightFaceBackend, buffalo_l_paths
-    from .mediapipe_backend import MediaPipeBackend
-
     if backend not in BACKENDS:
         raise ValueError(f"unknown face backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
     if backend == "mediapipe":

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from .backends import LandmarkBackend, make_backend
+from .backends import make_backend
+from .detection import LandmarkBackend
 from .geometry import crop_matrices, layout_for, transform_points
 from .images import to_rgb_uint8
 

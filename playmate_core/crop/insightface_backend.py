@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .backends import DetectedFace, sort_large_to_small
+from .detection import DetectedFace, sort_large_to_small
 
 logger = logging.getLogger("playmate")
 

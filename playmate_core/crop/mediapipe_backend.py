@@ -23,7 +23,7 @@ import logging
 import cv2
 import numpy as np
 
-from .backends import DetectedFace, landmark_box, sort_large_to_small
+from .detection import DetectedFace, landmark_box, sort_large_to_small
 
 logger = logging.getLogger("playmate")
 

@@ -29,7 +29,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg") + VIDEO_EXTENSIONS
 DEFAULT_FPS = 25.0
-AUDIO_RATE = 16000                         # Hz; read_audio's output rate (audio_io.SAMPLE_RATE)
+AUDIO_RATE = 16000                         # Hz; read_audio's output rate (playmate_core.audio.io.SAMPLE_RATE)
 MOTION_SUFFIX = ".motion.safetensors"      # as playmate_core.pipeline.motion_file writes
 
 
@@ -183,7 +183,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def read_audio(path: str | Path) -> np.ndarray:
     """The first audio stream of `path` (wav, flac, mp3, m4a, or a video's sound track) -> (S,) float32 16 kHz."""
-    from ..audio_io import SAMPLE_RATE, load_audio_file
+    from ..audio.io import SAMPLE_RATE, load_audio_file
 
     try:
         waveform, rate = load_audio_file(path, SAMPLE_RATE)

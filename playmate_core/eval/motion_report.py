@@ -1,6 +1,6 @@
 """Weight-free motion metrics on saved motion files (`*.motion.safetensors`) and their audio.
 
-Reuses `playmate_core.motion_metrics` (design `motion-model.md` §3) on the 70-d motion (N,70) of each
+Reuses `playmate_core.eval.motion_metrics` (design `motion-model.md` §3) on the 70-d motion (N,70) of each
 clip and its 16 kHz audio (S,):
 
     energy e_t   RMS dB per video frame (80 ms window centred on frame t)
@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import motion_metrics as mm
+from . import motion_metrics as mm
 from .media import MOTION_SUFFIX, MediaError, natural_key
 
 log = logging.getLogger("playmate")

@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from ..keypoints import bins_to_degrees
+from ..face.keypoints import bins_to_degrees
 
 EXP_DIM = 63
 POSE_DIM = 7

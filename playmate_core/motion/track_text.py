@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from .emotion import EMOTION_LABELS, INTENSITY_LEVELS
+from .labels import EMOTION_LABELS, INTENSITY_LEVELS
 
 _SEGMENT = re.compile(r"^\s*(?P<start>[0-9]*\.?[0-9]+)\s*-\s*(?P<end>[0-9]*\.?[0-9]+|end)?\s+"
                       r"(?P<label>[A-Za-z]+)(?:\s+(?P<level>[0-9]+))?\s*$")

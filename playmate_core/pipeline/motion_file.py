@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..motion.generate import MotionSequence
+from ..motion.sequence import MotionSequence
 from ..motion.layout import MOTION_DIM, NUM_KP, layout_json
 from .atomic import atomic_path
 

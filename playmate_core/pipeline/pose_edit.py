@@ -1,8 +1,21 @@
 """Pure edits of motion sequences: time alignment, LivePortrait-style relative driving, pose override
-and expression replacement. Every function returns new tensors / a new MotionSequence.
+and expression replacement, and the Pose Override node's per-axis mix. Every function returns new
+tensors / a new MotionSequence.
 
 Motion layout (motion/layout.py): exp 0:63 (21 keypoints x 3), pitch/yaw/roll 63:66 degrees,
 t 66:69, scale 69. A "pose" is the last 7 values: (pitch, yaw, roll, tx, ty, tz, scale).
+
+Pose override (`pose_override`):
+    target pose P (n,7) from the pose source:
+        "generated"      the motion's own pose (nothing changes unless expression_only)
+        "driving motion" a driving video's motion, time-aligned (loop / pingpong / hold / stretch),
+                         relative to its first frame (LivePortrait's relative mode) or absolute
+        "image"          a still image's pose (constant)
+        "source"         the source portrait's pose (constant: a still head)
+    pose' = pose + s_axis (P - pose)  for pitch, yaw, roll and position (t, scale), then + offsets
+    expression_only: s = 1 on every axis (and "generated" falls back to the source pose)
+    lip_only: the expression keeps the motion's lip keypoints only; the rest comes from the pose
+              source (driving frames, relative) or the source portrait
 """
 from __future__ import annotations
 
@@ -13,8 +26,9 @@ from typing import Sequence
 
 import torch
 
-from ..motion.generate import MotionSequence
 from ..motion.layout import ANGLES, EXP, EXP_DIM, MOTION_DIM, NUM_KP, POSE, POSE_DIM, SCALE
+from ..motion.sequence import MotionSequence, scale_pose
+from .source import PortraitSource
 
 LIP_KEYPOINTS = (6, 12, 14, 17, 19, 20)      # LivePortrait's lip region (its animation_region "lip")
 EYE_KEYPOINTS = (11, 13, 15, 16, 18)         # LivePortrait's eye region (its animation_region "eyes")
@@ -181,3 +195,59 @@ def replace_expression(motion: MotionSequence, base_exp, keep: Sequence[int] = L
 
 __all__ = ["LIP_KEYPOINTS", "EYE_KEYPOINTS", "LENGTH_POLICIES", "match_length", "relative_driving",
            "override_pose", "replace_expression"]
+
+
+# ---- the Pose Override node's edit: one pose source mixed per axis -------------------------------
+POSE_SOURCES = ("generated", "driving motion", "image", "source")
+DRIVING_MODES = ("relative", "absolute")
+
+
+def pose_override(motion: MotionSequence, source: PortraitSource, pose_source: str = "generated",
+                  driving: MotionSequence | None = None, pose_image: PortraitSource | None = None,
+                  strength=(1.0, 1.0, 1.0, 1.0), offsets=(0.0, 0.0, 0.0), lip_only: bool = False,
+                  expression_only: bool = False, driving_mode: str = "relative",
+                  length_policy: str = "loop") -> MotionSequence:
+    """-> a new MotionSequence (same frames and fps as `motion`). See the module docstring."""
+    if pose_source not in POSE_SOURCES:
+        raise ValueError(f"pose_source must be one of {POSE_SOURCES}, got {pose_source!r}")
+    if driving_mode not in DRIVING_MODES:
+        raise ValueError(f"driving_mode must be one of {DRIVING_MODES}, got {driving_mode!r}")
+    n = len(motion)
+    src = source.vector().float()                                              # 70
+    base_exp = src[EXP]                                                        # 63, the source expression
+    if pose_source == "driving motion":
+        if driving is None:
+            raise ValueError("pose_source 'driving motion' needs a driving motion: connect Extract Motion (run on "
+                             "the driving video's frames) to driving_motion")
+        frames = match_length(driving.values.float(), driving.fps, n, motion.fps, length_policy)    # n,70
+        if driving_mode == "relative":
+            frames = relative_driving(frames, src)
+        target, base_exp = frames[:, POSE], frames[:, EXP]
+    elif pose_source == "image":
+        if pose_image is None:
+            raise ValueError("pose_source 'image' needs a pose image: connect Extract Motion (run on the still "
+                             "image) to pose_image")
+        target = pose_image.vector().float()[POSE]
+    elif pose_source == "source" or expression_only:
+        target = src[POSE]
+    else:                                                                      # generated: keep the pose
+        target = motion.values[:, POSE].float()
+    if expression_only:
+        strength = (1.0, 1.0, 1.0, 1.0)
+    out = override_pose(motion, target, strength=tuple(strength), offsets=tuple(offsets))
+    if lip_only:
+        out = replace_expression(out, base_exp, keep=LIP_KEYPOINTS)
+    return out
+
+
+def scale_head_motion(motion: MotionSequence, source: PortraitSource, scale: float) -> MotionSequence:
+    """pose' = pose_s + scale (pose - pose_s) about the source portrait's pose (motion.sequence.scale_pose)."""
+    return scale_pose(motion, source.vector().float()[POSE], scale)
+
+
+def still_motion(source: PortraitSource, frames: int, fps: float) -> MotionSequence:
+    """The source portrait held still for `frames` frames (a neutral motion to edit or render)."""
+    values = source.vector().float()[None].expand(frames, -1).clone()         # N,70
+    return MotionSequence(values=values, kp=source.motion["kp"].float().reshape(1, 21, 3), fps=fps, trained=True,
+                          origin="driving")
+

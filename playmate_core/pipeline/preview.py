@@ -13,7 +13,7 @@ import numbers
 import cv2
 import numpy as np
 
-from ..motion.generate import MotionSequence
+from ..motion.sequence import MotionSequence
 from ..motion.layout import ANGLES, EXP, MOTION_DIM, NUM_KP
 from .pose_edit import LIP_KEYPOINTS
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..crop.paste_back import paste_back as paste_into
-from ..face_engine import FaceEngine
-from ..motion.generate import MotionSequence
+from ..face.engine import FaceEngine
+from ..motion.sequence import MotionSequence
 from ..motion.layout import MOTION_DIM, vector_to_motion
 from .source import RENDER_SIZE, PortraitSource
 

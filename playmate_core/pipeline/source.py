@@ -19,8 +19,8 @@ import torch
 from ..crop.cropper import CropInfo, FaceCropper, to_tensor
 from ..crop.images import to_rgb_uint8
 from ..crop.paste_back import mask_to_original
-from ..face_engine import FaceEngine
-from ..motion.generate import MotionSequence
+from ..face.engine import FaceEngine
+from ..motion.sequence import MotionSequence
 from ..motion.layout import POSE, motion_to_vector
 
 RENDER_SIZE = 512          # the generator's output side; the crop must match it for paste-back

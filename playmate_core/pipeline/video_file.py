@@ -18,6 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..timebase import fps_fraction
 from .atomic import atomic_path
 
 log = logging.getLogger("playmate")
@@ -28,10 +29,8 @@ LAYOUTS = {1: "mono", 2: "stereo"}
 
 
 def video_rate(fps: float) -> Fraction:
-    """fps as the stream rate: Fraction(fps).limit_denominator(1001) (29.97 -> 2997/100, 25 -> 25)."""
-    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"fps must be a positive number (e.g. 25), got {fps!r}")
-    return Fraction(fps).limit_denominator(1001)
+    """fps as the stream rate, the same rational the frame count uses (29.97 -> 2997/100, 25 -> 25)."""
+    return fps_fraction(fps)
 
 
 def prepare_audio(waveform, sample_rate) -> tuple[np.ndarray, int]:
