@@ -109,6 +109,8 @@ class MotionBackend(nn.Module):
     (their own BackendOptions), READS (the MotionRequest fields they read beyond COMMON_FIELDS), and
     implement `capabilities`, `_generate`, and the class methods `recognises` / `load` (backend.py)."""
     KIND: ClassVar[str] = ""
+    NAME: ClassVar[str] = ""                  # for messages: "the {NAME} backend ..."
+    NO_EMOTION: ClassVar[str] = "the model has no emotion module"
     DESCRIPTION: ClassVar[str] = ""
     OPTIONS: ClassVar[tuple] = ()
     READS: ClassVar[tuple] = ()
@@ -138,10 +140,9 @@ class MotionBackend(nn.Module):
         check_common_fields(request)
         caps = self.capabilities
         if request.asks_emotion() and not caps.emotion:
-            what = ("the JoyVASA backend has no emotion control" if caps.kind == "joyvasa"
-                    else f"the {caps.kind} motion model has no emotion module")
-            raise ValueError(f"{what}: set emotion to none and clear emotion_track, or load a Playmate motion "
-                             f"model with its emotion checkpoint (emotion_model)")
+            raise ValueError(f"the {self.NAME} backend has no emotion control ({self.NO_EMOTION}): set emotion to "
+                             f"none and clear emotion_track, or load a Playmate motion model with its emotion "
+                             f"checkpoint (emotion_model)")
         declared = declared_options()
         unknown = sorted(set(request.options) - set(declared))
         if unknown:

@@ -28,6 +28,8 @@ TEMPLATE = "motion_template.pkl"
 @register
 class JoyVASABackend(MotionBackend):
     KIND = "joyvasa"
+    NAME = "JoyVASA"
+    NO_EMOTION = "JoyVASA has no emotion module"
     DESCRIPTION = ("JoyVASA (its released .pt, public trained weights): uses steps, pose_scale and the joyvasa_* "
                    "options; no emotion control")
     SUFFIXES = (".pt", ".pth")

@@ -21,6 +21,8 @@ from .model import MotionModel
 @register
 class PlaymateBackend(MotionBackend):
     KIND = "playmate"
+    NAME = "Playmate"
+    NO_EMOTION = "this stage-1 checkpoint has no emotion module; its stage-2 emotion checkpoint adds one"
     DESCRIPTION = ("Playmate (.safetensors from this pack's trainer): audio-conditioned diffusion transformer; emotion "
                    "control and multi-condition CFG (paper eq. 8) need its stage-2 emotion checkpoint")
     READS = ("emotion", "intensity", "cfg_audio", "cfg_emotion", "eta")
