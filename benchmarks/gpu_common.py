@@ -134,12 +134,12 @@ def portrait_source(engine, detector: str = "fixed"):
     return prepare_source(engine, cropper, astronaut())
 
 
-def still_motion(source, frames: int, fps: float = 25.0):
-    """MotionSequence of `frames` frames: the source pose with a small yaw sweep."""
-    from playmate_core import MotionSequence
-    values = source.vector()[None].repeat(frames, 1)
-    values[:, 64] += torch.linspace(0, 8, frames)
-    return MotionSequence(values=values, kp=source.kp, fps=fps, trained=True)
+def swept_motion(source, frames: int, fps: float = 25.0):
+    """MotionSequence of `frames` frames: the source held still (pipeline.still_motion) with a small yaw sweep."""
+    from playmate_core.pipeline import still_motion
+    motion = still_motion(source, frames, fps)
+    motion.values[:, 64] += torch.linspace(0, 8, frames)
+    return motion
 
 
 def speech_like(seconds: float, seed: int = 0) -> torch.Tensor:

@@ -21,7 +21,7 @@ import types
 import numpy as np
 import torch
 
-from gpu_common import Device, each_key, emit, median_seconds, portrait_source, still_motion
+from gpu_common import Device, each_key, emit, median_seconds, portrait_source, swept_motion
 
 
 class CompiledNetwork(torch.nn.Module):
@@ -96,7 +96,7 @@ class FaceInputs:
             return lambda: eng.warp_decode(self.f_s, self.x_s, x_d, chunk=batch)
         if name == "render":
             from playmate_core.pipeline import render_frames
-            motion = still_motion(self.source, render_frames_per_call)
+            motion = swept_motion(self.source, render_frames_per_call)
             return lambda: sum(1 for _ in render_frames(eng, self.source, motion, paste_back=False, batch=batch))
         raise ValueError(f"unknown face step {name!r}")
 

@@ -124,6 +124,11 @@ def motion_to_vector(motion: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat(parts, dim=1)                                            # B,70
 
 
+def source_vector(source_motion: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """A batch-1 source motion dict (any tensor shapes holding one frame) -> (1,70); kp is not part of it."""
+    return motion_to_vector({k: torch.as_tensor(v).reshape(1, -1) for k, v in source_motion.items() if k != "kp"})
+
+
 def vector_to_motion(values: torch.Tensor, kp: torch.Tensor) -> dict:
     """(F,70) + canonical kp (1|F,21,3) -> batched motion dict that FaceEngine.transform_keypoints takes:
     kp, exp (F,21,3); pitch, yaw, roll (F,1) degrees; t (F,3); scale (F,1)."""

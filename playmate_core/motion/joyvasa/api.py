@@ -22,7 +22,7 @@ import torch
 from ...audio.io import SAMPLE_RATE, check_duration, prepare_waveform
 from ...loading import CheckpointError
 from ..sequence import MotionSequence, frame_count, resample_frames
-from ..layout import check_motion_dict, motion_to_vector
+from ..layout import check_motion_dict, source_vector
 from .audio import build_encoder
 from .checkpoint import config_from_file, encoder_geometry, load_state, read_released, verify_derived
 from .generate import sample_utterance
@@ -137,7 +137,7 @@ def generate_joyvasa_motion(model: JoyVASAModel, waveform, sample_rate: int, sou
     check_duration(wav.shape[0], fps)
     z = sample_utterance(model, wav, cfg_scale, steps, int(seed), callback)     # N_ref,D (25 fps)
     values = smooth_pose(model.template.denormalise(z.double()), pose_smoothing).float()   # N_ref,70
-    source = motion_to_vector({k: torch.as_tensor(v).reshape(1, -1) for k, v in source_motion.items() if k != "kp"})
+    source = source_vector(source_motion)
     if relative_to_first_frame:
         values = relative_to_source(values, source)
     n_out = frame_count(wav.shape[0], fps, SAMPLE_RATE)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..interface import COMMON_FIELDS, BackendOption, Capabilities, MotionBackend, MotionRequest, register
-from ..layout import POSE, motion_to_vector
+from ..layout import POSE, source_vector
 from ..sequence import scale_pose
 from .api import DEFAULT_CFG_SCALE, DEFAULT_POSE_SMOOTHING, generate_joyvasa_motion, load_joyvasa
 from .checkpoint import looks_like_joyvasa
@@ -78,6 +78,4 @@ class JoyVASABackend(MotionBackend):
                                       fps=request.fps, pose_smoothing=self.option(request, "joyvasa_pose_smoothing"),
                                       relative_to_first_frame=self.option(request, "joyvasa_relative"),
                                       callback=callback)
-        source = motion_to_vector({k: torch.as_tensor(v).reshape(1, -1) for k, v in source_motion.items()
-                                   if k != "kp"})                                       # 1,70
-        return scale_pose(seq, source[0, POSE].float(), request.pose_scale)
+        return scale_pose(seq, source_vector(source_motion)[0, POSE], request.pose_scale)

@@ -22,7 +22,7 @@ from .checkpoint import load_motion_model
 from .emotion import emotion_weights
 from ..sequence import MotionSequence, frame_count, resample_frames
 from .generate import sample_normalised
-from ..layout import check_motion_dict, denormalise, inference_pose_std, motion_to_vector, source_condition
+from ..layout import check_motion_dict, denormalise, inference_pose_std, source_condition, source_vector
 from .model import MotionModel
 
 log = logging.getLogger("playmate")
@@ -130,7 +130,7 @@ def generate_motion(model: MotionModel, waveform=None, sample_rate: int | None =
     if not model.trained:
         log.warning("generating with an UNTRAINED motion model: the motion is noise, not speech-driven")
 
-    source = motion_to_vector({k: torch.as_tensor(v).reshape(1, -1) for k, v in source_motion.items() if k != "kp"})
+    source = source_vector(source_motion)
     kp = torch.as_tensor(source_motion["kp"]).float().reshape(1, 21, 3)
     source_z, f_id = source_condition(source, kp, model.stats)                  # 1,70 ; 1,126
     emo = emotion_weights(emotion, intensity, feats.shape[0], fps, model.emotion_labels)
