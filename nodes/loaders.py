@@ -59,6 +59,12 @@ class LoadPlaymateModels(io.ComfyNode):
                                          precision)
             return io.NodeOutput(models)
 
+    @classmethod
+    def validate_inputs(cls, liveportrait=None, motion_model=None, emotion_model=None, audio_encoder=None,
+                        cropper=None, device=None, precision=None):
+        return runtime.validate_model_choices(liveportrait, motion_model, emotion_model, audio_encoder, cropper,
+                                              device, precision)
+
 
 class DownloadPlaymateModels(io.ComfyNode):
     @classmethod
@@ -93,3 +99,7 @@ class DownloadPlaymateModels(io.ComfyNode):
             model_files.fetch_bundle(bundle, folders, offline=offline, progress=runtime.progress())
             report = model_files.describe_bundle(bundle, folders)
             return io.NodeOutput(report, ui=ui.PreviewText(report))
+
+    @classmethod
+    def validate_inputs(cls, bundle=None):
+        return runtime.check_combos(cls, bundle=bundle)

@@ -36,7 +36,7 @@ class SaveMotion(io.ComfyNode):
     def execute(cls, motion, filename_prefix) -> io.NodeOutput:
         with runtime.named_errors("Playmate Save Motion"):
             path, _, subfolder = runtime.output_path(filename_prefix, MOTION_SUFFIX)
-            save_motion_file(path, motion)
+            save_motion_file(path, motion, staging_dir=runtime.staging_dir())
             name = os.path.basename(path)
             text = f"saved {len(motion)} frames at {motion.fps:g} fps to output/{subfolder + '/' if subfolder else ''}{name}"
             return io.NodeOutput(ui={"text": [text],
@@ -60,18 +60,23 @@ class LoadMotion(io.ComfyNode):
     @classmethod
     def execute(cls, file) -> io.NodeOutput:
         with runtime.named_errors("Playmate Load Motion"):
-            return io.NodeOutput(load_motion_file(runtime.input_path(file)))
+            return io.NodeOutput(load_motion_file(runtime.resolve_input_file(file, MOTION_SUFFIX)))
 
     @classmethod
     def fingerprint_inputs(cls, file):
-        path = runtime.input_path(file)
+        try:
+            path = runtime.resolve_input_file(file, MOTION_SUFFIX)
+        except ValueError:
+            return f"refused:{file}"
         return f"{path}:{path.stat().st_mtime_ns if path.is_file() else 0}"
 
     @classmethod
-    def validate_inputs(cls, file):
-        if not runtime.input_path(file).is_file():
-            return f"Playmate Load Motion: no file '{file}' in the input folder; save one with Playmate Save Motion " \
-                   f"and move it from output/ to input/"
+    def validate_inputs(cls, file=None):
+        try:
+            runtime.resolve_input_file(file, MOTION_SUFFIX)
+        except ValueError as exc:
+            return f"Playmate Load Motion: {exc} Save a motion with Playmate Save Motion and move it from output/ " \
+                   f"to input/."
         return True
 
 

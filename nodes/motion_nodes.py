@@ -7,6 +7,7 @@ from comfy_api.v0_0_2 import io
 from ..playmate_core.motion.backend import BackendOption, MotionRequest, backend_options, describe_backends
 from ..playmate_core.motion.labels import EMOTION_LABELS
 from ..playmate_core.pipeline import DRIVING_MODES, POSE_SOURCES, extract_source_and_motion, pose_override
+from ..playmate_core.timebase import MAX_FPS, MIN_FPS
 from . import runtime
 from .types import Models, Motion, Source
 
@@ -20,11 +21,6 @@ def _option_input(spec: BackendOption):
     widget = io.Float if spec.kind == "float" else io.Int
     return widget.Input(spec.name, default=spec.default, min=spec.minimum, max=spec.maximum, step=spec.step,
                         optional=True, tooltip=spec.tooltip)
-
-
-def _to_uint8(images: torch.Tensor):
-    """IMAGE (B,H,W,3) float 0..1 -> uint8 numpy (B,H,W,3)."""
-    return (images[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
 class ExtractMotion(io.ComfyNode):
@@ -51,7 +47,7 @@ class ExtractMotion(io.ComfyNode):
                 io.Combo.Input("on_missing_face", options=["skip", "hold", "error"], default="hold",
                                tooltip="Video frames without a face: skip them, hold the previous crop, or stop "
                                        "with an error."),
-                io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.001,
+                io.Float.Input("fps", default=25.0, min=MIN_FPS, max=MAX_FPS, step=0.001,
                                tooltip="Frame rate of the driving frames (from Load Video / Get Video Components)."),
             ],
             outputs=[Source.Output(display_name="source"), Motion.Output(display_name="motion"),
@@ -64,11 +60,16 @@ class ExtractMotion(io.ComfyNode):
             models = models.ready()
             cropper = models.cropper.with_options(scale=crop_scale, vx_ratio=crop_vx, vy_ratio=crop_vy,
                                                   face_index=face_index)
-            source, motion = extract_source_and_motion(models.engine, cropper, _to_uint8(image), fps,
+            frames = runtime.batch_image(image, "the image given to Playmate Extract Motion")
+            source, motion = extract_source_and_motion(models.engine, cropper, frames, fps,
                                                        on_missing=on_missing_face, callback=runtime.progress(),
                                                        name="the image given to Playmate Extract Motion")
             crop_img = torch.from_numpy(source.crop.input_256)[None].float() / 255              # 1,256,256,3
             return io.NodeOutput(source, motion, crop_img)
+
+    @classmethod
+    def validate_inputs(cls, on_missing_face=None):
+        return runtime.check_combos(cls, on_missing_face=on_missing_face)
 
 
 class AudioToMotion(io.ComfyNode):
@@ -98,7 +99,7 @@ class AudioToMotion(io.ComfyNode):
                 io.Int.Input("steps", default=25, min=1, max=200, tooltip="Denoising steps per window (ancestral sampling on a respaced schedule)."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
                              tooltip="Noise seed; the same seed gives the same motion."),
-                io.Float.Input("fps", default=25.0, min=1.0, max=120.0, step=0.001,
+                io.Float.Input("fps", default=25.0, min=MIN_FPS, max=MAX_FPS, step=0.001,
                                tooltip="Output frame rate; the frame count is ceil(audio seconds x fps)."),
                 io.Float.Input("pose_scale", default=1.0, min=0.0, max=3.0, step=0.05,
                                tooltip="Head-motion amount: 0 = still head at the source pose, 1 = natural."),
@@ -114,10 +115,15 @@ class AudioToMotion(io.ComfyNode):
     def execute(cls, models, source, audio, **widgets) -> io.NodeOutput:
         with runtime.named_errors("Playmate Audio To Motion"):
             request = MotionRequest.from_widgets(**widgets)          # emotion, track, cfg, steps, backend options
+            audio = runtime.checked_audio(audio)
             backend = models.ready().motion_backend()
-            motion = backend.generate(audio["waveform"][:1], int(audio["sample_rate"]), source.motion, request,
+            motion = backend.generate(audio["waveform"][:1], audio["sample_rate"], source.motion, request,
                                       callback=runtime.progress())
             return io.NodeOutput(motion)
+
+    @classmethod
+    def validate_inputs(cls, emotion=None):
+        return runtime.check_combos(cls, emotion=emotion)
 
 
 class PoseOverride(io.ComfyNode):
@@ -180,3 +186,7 @@ class PoseOverride(io.ComfyNode):
                                 offsets=(pitch_offset, yaw_offset, roll_offset), lip_only=lip_only,
                                 expression_only=expression_only, driving_mode=driving_mode, length_policy=length_policy)
             return io.NodeOutput(out)
+
+    @classmethod
+    def validate_inputs(cls, pose_source=None, driving_mode=None, length_policy=None):
+        return runtime.check_combos(cls, pose_source=pose_source, driving_mode=driving_mode, length_policy=length_policy)

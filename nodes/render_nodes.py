@@ -55,6 +55,7 @@ class RenderFrames(io.ComfyNode):
     def execute(cls, models, source, motion, output, audio=None) -> io.NodeOutput:
         with runtime.named_errors("Playmate Render Frames"):
             paste = output == "pasted back"
+            audio = runtime.checked_audio(audio)                  # passed on scaled: no encoder downstream stalls
             height, width = output_size(source, paste)
             _check_memory(len(motion), height, width)
             models = models.ready()
@@ -64,6 +65,10 @@ class RenderFrames(io.ComfyNode):
                 images[i] = torch.from_numpy(frame).float().div_(255)
             mask = torch.from_numpy(render_mask(source, paste))[None].float()               # 1,H,W
             return io.NodeOutput(images, mask, audio, float(motion.fps))
+
+    @classmethod
+    def validate_inputs(cls, output=None):
+        return runtime.check_combos(cls, output=output)
 
 
 class RenderVideo(io.ComfyNode):
@@ -91,11 +96,17 @@ class RenderVideo(io.ComfyNode):
     def execute(cls, models, source, motion, output, filename_prefix, crf, audio=None) -> io.NodeOutput:
         with runtime.named_errors("Playmate Render Video (file)"):
             paste = output == "pasted back"
+            audio = runtime.checked_audio(audio)
             height, width = output_size(source, paste)
             path, filename, subfolder = runtime.output_path(filename_prefix, ".mp4", width, height)
             models = models.ready()
-            track = None if audio is None else (audio["waveform"][0], int(audio["sample_rate"]))
+            track = None if audio is None else (audio["waveform"][0], audio["sample_rate"])
             frames = render_frames(models.engine, source, motion, paste_back=paste, callback=runtime.progress())
-            write_video(path, frames, motion.fps, audio=track, crf=crf)
+            write_video(path, frames, motion.fps, audio=track, crf=crf, interrupt=runtime.check_interrupted,
+                        staging_dir=runtime.staging_dir())
             saved = ui.SavedResult(os.path.basename(path), subfolder, io.FolderType.output)
             return io.NodeOutput(InputImpl.VideoFromFile(path), ui=ui.PreviewVideo([saved]))
+
+    @classmethod
+    def validate_inputs(cls, output=None):
+        return runtime.check_combos(cls, output=output)

@@ -1,14 +1,14 @@
 """The one adapter between ComfyUI's runtime and playmate_core.
 
-Everything ComfyUI-specific that is not a node schema lives here: model folders (folder_paths,
-so extra_model_paths.yaml works), the model cache, device / precision / offload through
+Everything ComfyUI-specific that is not a node schema lives here: every entrance from a prompt (model
+folders through folder_paths so extra_model_paths.yaml works, names, combos, media bounds: entrances.py,
+re-exported here), the model cache, device / precision / offload through
 comfy.model_management (ModelPatcher), ProgressBar and interruption, and output paths.
 Nodes stay thin: convert types, make one core call, return.
 """
 from __future__ import annotations
 
 import logging
-import os
 import contextlib
 import threading
 import time
@@ -21,112 +21,20 @@ import torch
 import comfy.model_management as mm
 import comfy.model_patcher
 import comfy.utils
-import folder_paths
 
-from ..playmate_core.face import weights as lpw
 from ..playmate_core.crop import FaceCropper
 from ..playmate_core.face.engine import FaceEngine, load_face_engine
-from ..playmate_core.motion.backend import (MotionBackend, is_checkpoint_name, is_emotion_checkpoint_name,
-                                            load_motion_backend)
+from ..playmate_core.motion.backend import MotionBackend, load_motion_backend
+from .entrances import (FOLDERS, NONE, batch_image, check_combos, checked_audio, emotion_choices,  # noqa: F401
+                        encoder_choices, folder_roots, input_files, liveportrait_choices, motion_choices, output_path,
+                        register_folders, resolve_encoder, resolve_input_file, resolve_liveportrait,
+                        resolve_model_file, setting, staging_dir)
 
 log = logging.getLogger("playmate")
 
-# ---- model folders -------------------------------------------------------------------------------
-FOLDERS = ("liveportrait", "playmate", "audio_encoders", "insightface")
-LIVEPORTRAIT_SETS = ("human", "animal")
-NONE = "none"
-
-
-def register_folders() -> None:
-    """models/liveportrait, models/playmate, models/insightface (audio_encoders is ComfyUI's own)."""
-    for name in FOLDERS:
-        folder_paths.add_model_folder_path(name, os.path.join(folder_paths.models_dir, name))
-
-
-def folder_roots(name: str) -> list:
-    try:
-        return [Path(p) for p in folder_paths.get_folder_paths(name)]
-    except KeyError:
-        return [Path(folder_paths.models_dir) / name]
-
-
-def liveportrait_choices() -> list:
-    """"human" and "animal" always (a shared workflow validates everywhere; a missing set fails at
-    run time with the expected paths), then every sub-folder of models/liveportrait that holds a set."""
-    found = list(LIVEPORTRAIT_SETS)
-    for root in folder_roots("liveportrait"):
-        if not root.is_dir():
-            continue
-        for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in ("animal", "liveportrait_animals")):
-            try:
-                lpw.locate(sub)
-            except (FileNotFoundError, ValueError):
-                continue
-            if sub.name not in found:
-                found.append(sub.name)
-    return found
-
-
-def resolve_liveportrait(choice: str) -> tuple:
-    """Choice -> (folder, animal). The first root that holds the set wins; else the first root
-    (so the error lists the expected paths there)."""
-    animal = choice == "animal"
-    roots = folder_roots("liveportrait")
-    candidates = roots if choice in LIVEPORTRAIT_SETS else [r / choice for r in roots]
-    for folder in candidates:
-        try:
-            lpw.locate(folder, animal=animal)
-            return folder, animal
-        except (FileNotFoundError, ValueError):
-            continue
-    return candidates[0], animal
-
-
-def motion_choices() -> list:
-    """Files in models/playmate that some motion backend loads (the core decides; companions excluded)."""
-    files = [f for f in folder_paths.get_filename_list("playmate") if is_checkpoint_name(f)]
-    return sorted(files) + [NONE]
-
-
-def emotion_choices() -> list:
-    return [NONE] + [f for f in motion_choices() if is_emotion_checkpoint_name(f)]
-
-
-def _encoder_folders() -> dict:
-    """name -> folder: HF folders (config.json + weights) in models/audio_encoders and models/playmate."""
-    found: dict = {}
-    for key in ("audio_encoders", "playmate"):
-        for root in folder_roots(key):
-            if root.is_dir():
-                for sub in sorted(root.iterdir()):
-                    if (sub / "config.json").is_file() and sub.name not in found:
-                        found[sub.name] = sub
-    return found
-
-
-def encoder_choices() -> list:
-    names = list(_encoder_folders())
-    return names or ["wav2vec2-base-960h"]
-
-
-def resolve_encoder(name: str) -> Path:
-    found = _encoder_folders()
-    if name in found:
-        return found[name]
-    return folder_roots("audio_encoders")[0] / name       # AudioEncoder.from_pretrained names what is missing
-
-
-def resolve_model_file(name: str) -> Path:
-    path = folder_paths.get_full_path("playmate", name)
-    if path is None:
-        roots = ", ".join(str(r) for r in folder_roots("playmate"))
-        raise FileNotFoundError(f"motion checkpoint '{name}' is not in models/playmate ({roots}); put the file there "
-                                f"(trained with trainer/) or choose one that is, then refresh the node list (R)")
-    return Path(path)
-
-
 # ---- device and precision -------------------------------------------------------------------------
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+CHOICES = {"cropper": ("mediapipe", "insightface"), "device": ("auto", "cpu"), "precision": ("auto", *_DTYPES)}
 
 
 def pick_device(choice: str) -> torch.device:
@@ -149,6 +57,26 @@ def pick_dtypes(device: torch.device, precision: str) -> tuple:
     face = torch.float16 if mm.should_use_fp16(device) else torch.float32
     motion = torch.bfloat16 if mm.should_use_bf16(device) else torch.float32
     return face, motion
+
+
+def validate_model_choices(liveportrait=None, motion_model=None, emotion_model=None, audio_encoder=None,
+                           cropper=None, device=None, precision=None) -> bool | str:
+    """Load Playmate Models' validate_inputs: every name resolves inside its folders, every combo is listed."""
+    try:
+        if liveportrait is not None:
+            resolve_liveportrait(liveportrait)
+        if motion_model is not None:
+            resolve_model_file(motion_model, "motion_model")
+        if emotion_model is not None:
+            resolve_model_file(emotion_model, "emotion_model")
+        if audio_encoder is not None:
+            resolve_encoder(audio_encoder)
+        for slot, value in (("cropper", cropper), ("device", device), ("precision", precision)):
+            if value is not None and value not in CHOICES[slot]:
+                raise ValueError(f"{slot} '{value}' is not one of the valid values: {', '.join(CHOICES[slot])}")
+    except (ValueError, FileNotFoundError) as exc:
+        return f"Load Playmate Models: {exc}"
+    return True
 
 
 # ---- the loaded bundle ----------------------------------------------------------------------------
@@ -201,10 +129,13 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
                 device: str, precision: str) -> PlaymateModels:
     """Load (or reuse) everything one Playmate graph needs; cached across prompts by files + options."""
     lp_folder, animal = resolve_liveportrait(liveportrait)
-    motion_file = None if motion_model == NONE else resolve_model_file(motion_model)
-    emotion_file = None if emotion_model == NONE else resolve_model_file(emotion_model)
+    motion_file = resolve_model_file(motion_model, "motion_model")
+    emotion_file = resolve_model_file(emotion_model, "emotion_model")
     motion_files = [f for f in (motion_file, emotion_file) if f is not None]
     enc_folder = resolve_encoder(audio_encoder) if motion_file is not None else None
+    problem = validate_model_choices(cropper=cropper, device=device, precision=precision)
+    if problem is not True:
+        raise ValueError(problem)
     dev = pick_device(device)
     face_dtype, motion_dtype = pick_dtypes(dev, precision)
     insight_root = folder_roots("insightface")[0]
@@ -247,17 +178,24 @@ _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, MemoryError, Run
 
 @contextlib.contextmanager
 def named_errors(node: str):
-    """Prefix user-facing errors with the node's display name, so /history and the UI say which node
-    to fix. The exception type is kept; ComfyUI's interruption (a plain Exception) passes through."""
+    """Prefix every error with the node's display name, so /history and the UI say which node to fix.
+    The user-facing types are kept; any other error (a third-party decoder's, say) becomes a RuntimeError
+    that names its type. ComfyUI's interruption passes through untouched."""
     try:
         yield
-    except _USER_ERRORS as exc:
+    except mm.InterruptProcessingException:
+        raise
+    except Exception as exc:
         if str(exc).startswith(node):
             raise
-        try:
-            renamed = type(exc)(f"{node}: {exc}")
-        except Exception:                                    # an exception type with another signature
-            raise exc
+        renamed = None
+        if isinstance(exc, _USER_ERRORS):
+            try:
+                renamed = type(exc)(f"{node}: {exc}")
+            except Exception:                                # an exception type with another signature
+                renamed = None
+        if renamed is None:
+            renamed = RuntimeError(f"{node}: {type(exc).__name__}: {exc}")
         raise renamed.with_traceback(exc.__traceback__) from exc
 
 
@@ -282,26 +220,6 @@ def progress() -> callable:
 
 
 # ---- files ----------------------------------------------------------------------------------------
-def output_path(prefix: str, suffix: str, width: int = 0, height: int = 0) -> tuple:
-    """A fresh numbered path in ComfyUI's output folder -> (full path, filename, subfolder)."""
-    full_dir, name, counter, subfolder, _ = folder_paths.get_save_image_path(
-        prefix, folder_paths.get_output_directory(), width, height)
-    filename = f"{name}_{counter:05}_{suffix}"
-    return os.path.join(full_dir, filename), filename, subfolder
-
-
-def input_files(suffix: str) -> list:
-    """Files under ComfyUI's input folder (recursively) whose names end with `suffix`."""
-    root = Path(folder_paths.get_input_directory())
-    if not root.is_dir():
-        return []
-    return sorted(str(p.relative_to(root)).replace(os.sep, "/") for p in root.rglob(f"*{suffix}") if p.is_file())
-
-
-def input_path(name: str) -> Path:
-    return Path(folder_paths.get_annotated_filepath(name))
-
-
 def available_ram() -> int | None:
     try:
         import psutil

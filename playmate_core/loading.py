@@ -33,9 +33,19 @@ def read_state_dict(path: str | Path, slot: str) -> dict:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the same thing to the user
         raise CheckpointError(
-            f"{slot}: cannot read '{path}' ({type(exc).__name__}: {exc}). The file is truncated, corrupt "
+            f"{slot}: cannot read '{path}' ({describe_read_error(exc)}). The file is truncated, corrupt "
             f"or not a weights file; download it again (see the README's model-files table)."
         ) from exc
+
+
+def describe_read_error(exc: BaseException) -> str:
+    """A decoder failure in words. torch's weights-only refusal advises weights_only=False, which would
+    run whatever code the pickle holds: that advice is replaced, never passed on."""
+    import pickle
+    if isinstance(exc, pickle.UnpicklingError):
+        return ("it holds Python objects besides tensors, a pickle that could run code when loaded; Playmate "
+                "loads tensors only and refused it")
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, slot: str, path: str | Path,

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 MAX_FPS_DENOMINATOR = 1001          # 29.97 -> 2997/100, 30000/1001 stays exact
 FLOAT_SECONDS_GRID = 1_000_000      # float durations are taken to the nearest microsecond
+MIN_FPS, MAX_FPS = 1.0, 120.0       # the video frame rates Playmate makes and reads (widgets, files, mp4)
 
 
 def fps_fraction(fps: float | int | Fraction) -> Fraction:
@@ -22,6 +23,15 @@ def fps_fraction(fps: float | int | Fraction) -> Fraction:
     if isinstance(fps, (Fraction, int)):
         return Fraction(fps)
     return Fraction(float(fps)).limit_denominator(MAX_FPS_DENOMINATOR)
+
+
+def check_fps(fps, what: str = "fps") -> float:
+    """A video frame rate in [MIN_FPS, MAX_FPS], else ValueError naming the range. Returns it as given."""
+    ok = isinstance(fps, numbers.Real) and not isinstance(fps, bool) and math.isfinite(float(fps))
+    if not ok or not MIN_FPS <= float(fps) <= MAX_FPS:
+        raise ValueError(f"{what} is {fps!r}; Playmate makes and reads video at {MIN_FPS:g} to {MAX_FPS:g} fps. "
+                         f"Use a frame rate in that range (25 is typical).")
+    return fps
 
 
 def _exact(amount: int | float | Fraction) -> Fraction:

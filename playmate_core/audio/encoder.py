@@ -37,7 +37,7 @@ from torch import nn
 from .align import native_frames_needed, pad_for_native_frames, video_frame_weights
 from ..timebase import fps_fraction, frame_count
 from .io import SAMPLE_RATE, check_duration, normalize_waveform
-from ..loading import CheckpointError
+from ..loading import CheckpointError, describe_read_error
 
 log = logging.getLogger("playmate")
 
@@ -146,8 +146,13 @@ class AudioEncoder(nn.Module):
         if not any((folder / name).is_file() for name in WEIGHT_FILES):
             raise _missing_files_error(folder, f"no weights file ({', '.join(WEIGHT_FILES)})")
         model_type = json.loads((folder / CONFIG_FILE).read_text()).get("model_type", "?")
-        model, info = _model_class(model_type).from_pretrained(   # no dtype kwarg: its name changed in 4.56
-            str(folder), local_files_only=True, output_loading_info=True)
+        try:
+            model, info = _model_class(model_type).from_pretrained(   # no dtype kwarg: its name changed in 4.56
+                str(folder), local_files_only=True, output_loading_info=True)
+        except Exception as exc:  # noqa: BLE001 - torch, safetensors and pickle each raise their own type here
+            raise CheckpointError(f"Audio encoder '{folder.name}': cannot read its weights ({describe_read_error(exc)}); "
+                                  f"the weights file is truncated, corrupt or not a {model_type} "
+                                  f"model. Download the folder again from {ENCODER_SOURCE}.") from exc
         missing = sorted(k for k in info["missing_keys"] if "masked_spec_embed" not in k)  # training-only
         if missing:
             raise CheckpointError(f"Audio encoder '{folder}' is missing {len(missing)} weight(s), first "

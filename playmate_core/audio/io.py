@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..timebase import fps_fraction
+from .bounds import check_sample_rate
 
 log = logging.getLogger("playmate")
 
@@ -87,14 +88,13 @@ def prepare_waveform(waveform, sample_rate: int | float) -> torch.Tensor:
     """Any waveform -> float32 16 kHz mono tensor (S,).
 
     waveform: numpy array or torch tensor, (S,), (C,S) or ComfyUI AUDIO's (B,C,S) with B == 1; float
-    samples (integer PCM is scaled by its dtype's max). Channels are averaged. Any sample rate; resampled
+    samples (integer PCM is scaled by its dtype's max). Channels are averaged. A whole sample rate in
+    [4 kHz, 384 kHz] (audio/bounds.py); resampled
     with `scipy.signal.resample_poly` by the exact ratio 16000/sample_rate.
-    Raises ValueError on an empty clip, NaN/inf samples, a bad shape or a non-positive sample rate.
+    Raises ValueError on an empty clip, NaN/inf samples, a bad shape or a sample rate out of range.
     The "shorter than one video frame" check needs the fps: see `check_duration` (the encoder calls it).
     """
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(sample_rate) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz (e.g. 44100), got {sample_rate!r}.")
+    sample_rate = check_sample_rate(sample_rate)            # 4 kHz .. 384 kHz: bounded resampling cost
     x = _to_mono(_to_numpy(waveform))                       # (S,) float64
     if x.size == 0:
         raise ValueError("The audio is empty (0 samples). Connect an audio clip with speech in it.")

@@ -30,6 +30,14 @@ DEFAULT_MAX_SIDE = 1280
 DEFAULT_DIVISION = 2
 """LivePortrait makes source heights and widths multiples of this (even sizes for video codecs)."""
 
+DEFAULT_MAX_PIXELS = 4096 * 4096
+"""Frames with more pixels are downscaled (area-averaged) to fit before anything else sees them
+(PLAYMATE_MAX_IMAGE_PIXELS in ComfyUI): the crop, the render and the paste-back at full resolution
+all cost memory in proportion to the pixel count."""
+
+ROW_BLOCK = 256
+"""Rows converted at a time by batch_to_uint8 (bounded float temporaries for huge frames)."""
+
 
 def _as_numpy(img) -> np.ndarray:
     """Return ``img`` as a numpy array; torch tensors are detached and moved to the CPU."""
@@ -149,3 +157,39 @@ def resize_to_limit(
     if new_height == 0 or new_width == 0:
         return img
     return img[:new_height, :new_width]
+
+
+def fit_pixels(height: int, width: int, max_pixels: float) -> tuple[int, int]:
+    """(H, W) scaled by one factor to at most `max_pixels` pixels (unchanged when within)."""
+    if height * width <= max_pixels:
+        return height, width
+    factor = (max_pixels / (height * width)) ** 0.5
+    return max(1, int(height * factor)), max(1, int(width * factor))
+
+
+def batch_to_uint8(images, max_pixels: float = DEFAULT_MAX_PIXELS, name: str = "image"):
+    """ComfyUI IMAGE (B,H,W,C) float 0..1 (torch or numpy) -> (B,H',W',3) uint8 numpy, -> note.
+    Values are clipped to [0, 1] (NaN -> 0), as ComfyUI's own image savers do.
+
+    Converted ROW_BLOCK rows at a time, so a huge frame never gets full-size float temporaries; frames
+    above `max_pixels` are downscaled with INTER_AREA to fit. note: '' or what was downscaled.
+    """
+    if images.ndim != 4 or images.shape[-1] < 3:
+        raise ValueError(f"{name}: expected an IMAGE batch (B, H, W, 3), got shape {tuple(images.shape)}")
+    count, height, width = (int(v) for v in images.shape[:3])
+    out_h, out_w = fit_pixels(height, width, max_pixels)
+    out = np.empty((count, out_h, out_w, 3), np.uint8)
+    row = np.empty((height, width, 3), np.uint8) if (out_h, out_w) != (height, width) else None
+    for b in range(count):
+        target = out[b] if row is None else row
+        for top in range(0, height, ROW_BLOCK):
+            block = images[b, top:top + ROW_BLOCK, :, :3]
+            block = block.detach().cpu().float().numpy() if hasattr(block, "detach") else np.asarray(block, np.float32)
+            block = np.clip(np.nan_to_num(block, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)   # as ComfyUI's savers
+            target[top:top + ROW_BLOCK] = np.rint(block * 255.0)
+        if row is not None:
+            out[b] = cv2.resize(row, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    note = "" if row is None else (f"{name} is {width}x{height} px ({height * width / 1e6:.1f} MP), above the "
+                                   f"{max_pixels / 1e6:.1f} MP limit; downscaled to {out_w}x{out_h} (raise "
+                                   f"PLAYMATE_MAX_IMAGE_PIXELS to keep more)")
+    return out, note

@@ -22,7 +22,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import torch
 from torch import nn
 
-from ..timebase import fps_fraction
+from ..timebase import check_fps
 from .sequence import MotionSequence
 from .track_text import parse_emotion_track
 
@@ -92,8 +92,8 @@ class Capabilities:
 
 
 def check_common_fields(request: MotionRequest) -> None:
-    """fps > 0, an integer seed >= 0, an integer steps >= 1, pose_scale in [0, MAX_POSE_SCALE]."""
-    fps_fraction(request.fps)
+    """fps in [MIN_FPS, MAX_FPS], an integer seed >= 0, an integer steps >= 1, pose_scale in [0, MAX_POSE_SCALE]."""
+    check_fps(request.fps, "fps")
     for name in ("seed", "steps"):
         value, low = getattr(request, name), 0 if name == "seed" else 1
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:

@@ -3,30 +3,41 @@
     tensors:  values (N,70) float32, kp (1,21,3) float32, normalised (N,70) float32 (optional)
     metadata: format="playmate-motion", version="1", fps, trained, origin, layout (motion/layout.py)
 
-Loading is strict: anything else is refused with a ValueError naming the file.
+Loading is strict: anything else is refused with a ValueError naming the file. Bounds checked on load
+(a hand-made or damaged file must not reach the renderer or the mp4 writer):
+    fps in [MIN_FPS, MAX_FPS] (timebase)      frames in [1, MAX_FRAMES] (the longest audio at MAX_FPS)
+    every value finite and within BOUNDS per column (expression, angles, translation, scale, kp)
 """
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import torch
 
+from ..audio.bounds import DEFAULT_MAX_SECONDS
 from ..motion.sequence import MotionSequence
-from ..motion.layout import MOTION_DIM, NUM_KP, layout_json
+from ..motion.layout import ANGLES, EXP, MOTION_DIM, NUM_KP, SCALE, TRANS, layout_json
+from ..timebase import MAX_FPS, check_fps
 from .atomic import atomic_path
 
 MOTION_SUFFIX = ".motion.safetensors"
 FORMAT, VERSION = "playmate-motion", "1"
 ORIGINS = ("audio", "driving", "joyvasa")
 REQUIRED_META = ("format", "version", "fps", "trained", "origin", "layout")
+MAX_FRAMES = int(DEFAULT_MAX_SECONDS * MAX_FPS)
+# Plausible ranges, generous so that an untrained model's noise still saves and loads (LivePortrait's own
+# motion stays within ~0.1 expression, ~60 degrees, ~0.2 translation, 0.5-3 scale): (columns, low, high, unit).
+BOUNDS = ((EXP, -10.0, 10.0, "expression offsets"), (ANGLES, -360.0, 360.0, "pitch/yaw/roll in degrees"),
+          (TRANS, -100.0, 100.0, "translation"), (SCALE, -100.0, 100.0, "scale"))
+KP_BOUND = 10.0
+MAX_BYTES = 2 * MAX_FRAMES * MOTION_DIM * 4 + (1 << 20)       # values + normalised + header room
 
 
-def save_motion_file(path: str | Path, seq: MotionSequence) -> Path:
+def save_motion_file(path: str | Path, seq: MotionSequence, staging_dir: str | Path | None = None) -> Path:
     """Write `seq` to `path` (atomically: temporary file + rename) and return the path.
 
-    Conventionally `path` ends with MOTION_SUFFIX (".motion.safetensors").
+    Conventionally `path` ends with MOTION_SUFFIX (".motion.safetensors"). staging_dir: see atomic_path.
     """
     from safetensors.torch import save_file
     if not isinstance(seq, MotionSequence):
@@ -38,16 +49,21 @@ def save_motion_file(path: str | Path, seq: MotionSequence) -> Path:
         tensors["normalised"] = torch.as_tensor(seq.normalised).detach().float().cpu().contiguous()
     meta = {"format": FORMAT, "version": VERSION, "fps": repr(float(seq.fps)), "trained": json.dumps(bool(seq.trained)),
             "origin": str(seq.origin), "layout": layout_json()}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, staging_dir=staging_dir) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return Path(path)
 
 
 def _check_values(values: torch.Tensor, what: str) -> None:
-    if values.ndim != 2 or values.shape[1] != MOTION_DIM or values.shape[0] < 1:
-        raise ValueError(f"{what}: values must be (frames >= 1, {MOTION_DIM}), got {tuple(values.shape)}")
+    if values.ndim != 2 or values.shape[1] != MOTION_DIM or not 1 <= values.shape[0] <= MAX_FRAMES:
+        raise ValueError(f"{what}: values must be (frames in 1..{MAX_FRAMES}, {MOTION_DIM}), got {tuple(values.shape)}")
     if not torch.isfinite(values).all():
         raise ValueError(f"{what}: values contain NaN or inf")
+    for cols, low, high, unit in BOUNDS:
+        part = values[:, cols]
+        if bool((part < low).any() or (part > high).any()):
+            raise ValueError(f"{what}: {unit} range from {float(part.min()):.4g} to {float(part.max()):.4g}, outside "
+                             f"the plausible [{low:g}, {high:g}]")
 
 
 def _refuse(path: Path, problem: str) -> ValueError:
@@ -59,6 +75,8 @@ def _read(path: Path) -> tuple[dict, dict]:
     from safetensors import safe_open
     if not path.is_file():
         raise FileNotFoundError(f"motion file '{path}' does not exist; write one with Playmate's Save Motion node")
+    if path.stat().st_size > MAX_BYTES:
+        raise _refuse(path, f"{path.stat().st_size} bytes, more than a motion of {MAX_FRAMES} frames needs")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
@@ -80,8 +98,12 @@ def _parse_meta(path: Path, meta: dict) -> tuple[float, bool, str]:
         fps, trained, layout = float(meta["fps"]), json.loads(meta["trained"]), json.loads(meta["layout"])
     except (ValueError, json.JSONDecodeError) as exc:
         raise _refuse(path, f"unparsable metadata ({exc})") from exc
-    if not (math.isfinite(fps) and fps > 0) or not isinstance(trained, bool):
-        raise _refuse(path, f"fps {meta['fps']!r} / trained {meta['trained']!r} out of range")
+    if not isinstance(trained, bool):
+        raise _refuse(path, f"trained is {meta['trained']!r}, expected true or false")
+    try:
+        check_fps(fps, "its fps")
+    except ValueError as exc:
+        raise _refuse(path, str(exc)) from exc
     if meta["origin"] not in ORIGINS:
         raise _refuse(path, f"origin {meta['origin']!r}, expected one of {ORIGINS}")
     current = json.loads(layout_json())
@@ -105,6 +127,8 @@ def load_motion_file(path: str | Path) -> MotionSequence:
         raise _refuse(path, str(exc)) from exc
     if tuple(kp.shape) != (1, NUM_KP, 3):
         raise _refuse(path, f"kp has shape {tuple(kp.shape)}, expected (1, {NUM_KP}, 3)")
+    if not bool(torch.isfinite(kp).all()) or float(kp.abs().max()) > KP_BOUND:
+        raise _refuse(path, f"kp must be finite and within +-{KP_BOUND:g}")
     if normalised is not None and tuple(normalised.shape) != tuple(values.shape):
         raise _refuse(path, f"normalised has shape {tuple(normalised.shape)}, values {tuple(values.shape)}")
     return MotionSequence(values=values, kp=kp, fps=fps, trained=trained,

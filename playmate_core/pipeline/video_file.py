@@ -18,7 +18,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ..timebase import fps_fraction
+from ..audio.bounds import check_sample_rate
+from ..timebase import check_fps, fps_fraction
 from .atomic import atomic_path
 
 log = logging.getLogger("playmate")
@@ -26,6 +27,7 @@ log = logging.getLogger("playmate")
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 FALLBACK_RATE = 48000          # AAC track rate when the input rate is not an AAC rate (PyAV resamples)
 LAYOUTS = {1: "mono", 2: "stereo"}
+AUDIO_CHUNK_S = 5.0            # audio is encoded in pieces of at most this length, with a cancel check between
 
 
 def video_rate(fps: float) -> Fraction:
@@ -52,9 +54,14 @@ def prepare_audio(waveform, sample_rate) -> tuple[np.ndarray, int]:
     if arr.shape[0] > 2:
         log.info("write_video: mixing %d audio channels down to mono", arr.shape[0])
         arr = arr.mean(axis=0, keepdims=True)
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
         raise ValueError(f"audio sample_rate must be a positive integer (e.g. 16000), got {sample_rate!r}")
-    return np.ascontiguousarray(arr, dtype=np.float32), int(sample_rate)
+    rate = check_sample_rate(sample_rate, "the audio to mux")
+    peak = float(np.abs(arr).max())
+    if peak > 1.0:        # FFmpeg's AAC encoder can stall for good on samples far beyond full scale
+        log.warning("write_video: the audio peaks at %.3g, beyond full scale 1.0; scaled down by %.3gx", peak, peak)
+        arr = arr / peak
+    return np.ascontiguousarray(arr, dtype=np.float32), rate
 
 
 def _as_frame(frame, index: int) -> np.ndarray:
@@ -75,20 +82,25 @@ class _AudioTrack:
         self.stream = container.add_stream("aac", rate=rate, layout=LAYOUTS[audio.shape[0]])
         self.container, self.done = container, 0
 
-    def feed_until(self, seconds: float | None) -> None:
-        """Encode samples up to `seconds` (None: all, then flush)."""
+    def feed_until(self, seconds: float | None, interrupt=None) -> None:
+        """Encode samples up to `seconds` (None: all, then flush), AUDIO_CHUNK_S at a time; `interrupt()`
+        (may raise) runs before each piece, so a long audio tail stays cancellable."""
         end = self.audio.shape[1] if seconds is None else min(self.audio.shape[1], math.ceil(seconds * self.rate))
-        if end > self.done:
-            frame = self.av.AudioFrame.from_ndarray(np.ascontiguousarray(self.audio[:, self.done:end]),
+        piece = max(1, int(AUDIO_CHUNK_S * self.rate))
+        while end > self.done:
+            if interrupt is not None:
+                interrupt()
+            stop = min(end, self.done + piece)
+            frame = self.av.AudioFrame.from_ndarray(np.ascontiguousarray(self.audio[:, self.done:stop]),
                                                     format="fltp", layout=LAYOUTS[self.audio.shape[0]])
             frame.sample_rate, frame.pts, frame.time_base = self.rate, self.done, Fraction(1, self.rate)
             self.container.mux(self.stream.encode(frame))
-            self.done = end
+            self.done = stop
         if seconds is None:
             self.container.mux(self.stream.encode(None))
 
 
-def _encode(container, frames: Iterable, rate: Fraction, crf: int, audio) -> tuple[int, int, int]:
+def _encode(container, frames: Iterable, rate: Fraction, crf: int, audio, interrupt) -> tuple[int, int, int]:
     """Add the streams and encode everything -> (frames, width, height)."""
     import av
     track, stream, size, count = None, None, None, 0
@@ -114,31 +126,37 @@ def _encode(container, frames: Iterable, rate: Fraction, crf: int, audio) -> tup
         container.mux(stream.encode(video_frame))
         count += 1
         if track is not None:
-            track.feed_until((i + 1) / rate)
+            track.feed_until((i + 1) / rate, interrupt)
     if stream is None:
         raise ValueError("write_video got no frames; render at least one frame")
+    if interrupt is not None:
+        interrupt()
     container.mux(stream.encode(None))
     if track is not None:
-        track.feed_until(None)
+        track.feed_until(None, interrupt)
     return count, stream.width, stream.height
 
 
-def write_video(path: str | Path, frames: Iterable, fps: float, audio=None, crf: int = 19) -> dict:
+def write_video(path: str | Path, frames: Iterable, fps: float, audio=None, crf: int = 19, *,
+                interrupt=None, staging_dir: str | Path | None = None) -> dict:
     """Encode `frames` ((H,W,3) uint8 RGB each, same size; odd sides trimmed) into an mp4 at `path`.
 
-    audio: None or (waveform, sample_rate), waveform float (C,S) or (S,) in [-1, 1]; the whole audio is
-    written, even when it is longer than the video. crf: x264 quality 0-51 (lower = better, larger).
+    audio: None or (waveform, sample_rate), waveform float (C,S) or (S,) in [-1, 1] (louder audio is scaled
+    down to full scale, with a warning); the whole audio is written, even when it is longer than the
+    video. crf: x264 quality 0-51 (lower = better, larger). fps: in [MIN_FPS, MAX_FPS] (timebase).
+    interrupt: optional callable, run between audio pieces and before the final flush; it cancels the
+    write by raising. staging_dir: where the partial file is written (atomic_path), e.g. a temp folder.
     Returns dict(frames, width, height, fps, duration_s (video), audio_samples (0 without audio)).
     """
     import av
-    rate = video_rate(fps)
+    rate = video_rate(check_fps(fps, "the video's fps"))
     if isinstance(crf, bool) or not isinstance(crf, numbers.Integral) or not 0 <= crf <= 51:
         raise ValueError(f"crf must be an integer in 0..51 (x264 quality; 17-23 is typical), got {crf!r}")
     audio = prepare_audio(*audio) if audio is not None else None
-    with atomic_path(path, ".mp4") as tmp:
+    with atomic_path(path, ".mp4", staging_dir=staging_dir) as tmp:
         # faststart: the index goes before the media, so browsers (ComfyUI's preview) play while loading
         with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-            count, width, height = _encode(container, frames, rate, int(crf), audio)
+            count, width, height = _encode(container, frames, rate, int(crf), audio, interrupt)
     return {"frames": count, "width": width, "height": height, "fps": float(rate),
             "duration_s": float(count / rate), "audio_samples": 0 if audio is None else int(audio[0].shape[1])}
 

@@ -76,16 +76,12 @@ def test_unknown_node_type_is_400(client, base_wf):
 
 
 def test_missing_model_file_fails_clearly(client, base_wf):
-    """A model file that is not there: ComfyUI 0.3.75 does not check V3 combo values (only list-typed
-    inputs), so either HTTP 400 value_not_in_list or an execution error of the loader naming the file."""
+    """A model file that is not listed: ComfyUI 0.3.75 does not check V3 combo values, so the loader's
+    validate_inputs does: HTTP 400 naming the slot, the folder searched and the valid entries."""
     wf = copy.deepcopy(base_wf)
     loader = one(wf, "PlaymateLoadModels")
     wf[loader]["inputs"]["motion_model"] = "no-such-model.safetensors"
-    r = client.run(wf, timeout=120)
-    if r.status == "validation_error":
-        types = {x["input_name"]: x["type"] for x in r.error["nodes"][loader]["errors"]}
-        assert types.get("motion_model") == "value_not_in_list", r.error
-        return
-    assert r.status == "execution_error", describe(r)
-    assert r.error["node_type"] == "PlaymateLoadModels", r.error
-    assert "no-such-model.safetensors" in r.error["exception_message"], r.error["exception_message"]
+    body = _rejected(client, wf)
+    details = " ".join(x.get("details", "") for x in body["node_errors"][loader]["errors"])
+    assert "Load Playmate Models: motion_model 'no-such-model.safetensors' is not one of the entries" in details, body
+    assert "models/playmate" in details and "Choose one of" in details, body

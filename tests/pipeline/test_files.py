@@ -107,7 +107,7 @@ def test_motion_file_is_strict(tmp_path):
     cases = {
         "format": ({**tensors}, {**meta, "format": "other"}, "format is 'other'"),
         "missing": ({"values": tensors["values"]}, meta, "expected values, kp"),
-        "shape": ({**tensors, "values": torch.zeros(6, 63)}, meta, r"values must be \(frames >= 1, 70\)"),
+        "shape": ({**tensors, "values": torch.zeros(6, 63)}, meta, r"values must be \(frames in 1..216000, 70\)"),
         "kp": ({**tensors, "kp": torch.zeros(21, 3)}, meta, r"kp has shape \(21, 3\)"),
         "layout": (tensors, {**meta, "layout": json.dumps({"slices": {}, "dim": 70})}, "layout differs"),
         "nometa": (tensors, {"format": "playmate-motion"}, "missing metadata"),
