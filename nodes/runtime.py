@@ -164,7 +164,8 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
         info = {"liveportrait": f"{lp_folder}{' (animal)' if animal else ''}",
                 "backend": caps.kind if caps else None, "motion": [str(f) for f in motion_files],
                 "audio_encoder": str(enc_folder) if enc_folder else None,
-                "trained": caps.trained if caps else None, "cropper": cropper,
+                "trained": caps.trained if caps else None, "warnings": list(getattr(motion, "warnings", ())),
+                "cropper": cropper,
                 "device": str(dev), "dtypes": (str(face_dtype), str(motion_dtype))}
         models = PlaymateModels(engine, motion, crop, patcher, info)
         _CACHE[key] = models

@@ -57,6 +57,33 @@ def setup_distributed(device: str = "auto") -> Dist:
     return Dist(rank, world, local, dev)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity set, capped by a cgroup v2 CPU quota when there is one."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def default_threads(cfg, dist: Dist) -> tuple[int, str]:
+    """(torch CPU threads, why). cfg.threads > 0 wins; then OMP_NUM_THREADS; the tiny preset gets 1 (its
+    matrices are too small to split: more threads only add synchronisation); else the usable CPUs shared
+    by this node's processes and their DataLoader workers."""
+    if cfg.threads > 0:
+        return cfg.threads, "threads in the config"
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"])), "OMP_NUM_THREADS"
+    if cfg.preset == "tiny":
+        return 1, "tiny preset"
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    workers = cfg.data.num_workers if dist.device.type == "cpu" else 0
+    return max(1, usable_cpus() // local - workers), f"{usable_cpus()} usable CPU(s) / {local} process(es)"
+
+
 def cleanup_distributed(dist: Dist) -> None:
     if dist.enabled and tdist.is_initialized():
         tdist.destroy_process_group()

@@ -48,6 +48,17 @@ class ConditionConfig:
 
 
 @dataclass
+class ValConfig:
+    """Held-out validation by identity (trainer/validation.py). fraction 0 and no identities = no split."""
+    fraction: float = 0.0         # share of identities held out (at least one when > 0), chosen by name hash
+    identities: str = ""          # or an explicit comma-separated list of identities to hold out
+    every: int = 1000             # evaluate every N steps (and at the end of the run)
+    clips: int = 8                # at most this many held-out clips per evaluation
+    seconds: float = 10.0         # first seconds of each clip generated for the motion metrics
+    steps: int = 25               # sampling steps (eta = 1) of the generated validation motion
+
+
+@dataclass
 class TrainConfig:
     preset: str = "base"          # motion model preset: tiny (tests) | base
     steps: int = 200_000          # total optimizer steps (the LR schedule spans them)
@@ -57,9 +68,15 @@ class TrainConfig:
     bf16: bool = True             # bf16 autocast, CUDA only (ignored on CPU)
     device: str = "auto"          # auto | cpu | cuda
     stage1: str = ""              # stage 2 only: the stage-1 motion checkpoint (.safetensors)
+    init_from: str = ""           # start a NEW run from these weights (stage 1: a stage-1 or full checkpoint;
+                                  # stage 2: an emotion or full checkpoint); --init-from
+    face_weights: str = ""        # LivePortrait folder the model will render with: the dataset must have been
+                                  # prepared with it (--face-weights; checked when given)
+    threads: int = 0              # torch CPU threads per process; 0 = auto (trainer/common.py: default_threads)
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     cond: ConditionConfig = field(default_factory=ConditionConfig)
+    val: ValConfig = field(default_factory=ValConfig)
 
     def validate(self) -> "TrainConfig":
         c, o = self.cond, self.optim
@@ -72,7 +89,11 @@ class TrainConfig:
                   (0 <= o.ema_decay < 1, "optim.ema_decay must be in [0, 1)"),
                   (1 <= c.prev_noise_steps <= 1000, "cond.prev_noise_steps must be in 1..1000"),
                   (c.p_both_null + c.p_emotion_null <= 1, "cond.p_both_null + cond.p_emotion_null must be <= 1"),
-                  (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda")]
+                  (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
+                  (self.threads >= 0, "threads must be >= 0 (0 = auto)"),
+                  (0 <= self.val.fraction < 1, "val.fraction must be in [0, 1)"),
+                  (self.val.every >= 1 and self.val.clips >= 1 and self.val.steps >= 1 and self.val.seconds > 0,
+                   "val.every, val.clips, val.steps must be >= 1 and val.seconds > 0")]
         checks += [(0 <= p <= 1, f"cond.{n} must be in [0, 1]") for n, p in
                    (("p_null_audio", c.p_null_audio), ("p_start", c.p_start), ("p_both_null", c.p_both_null),
                     ("p_emotion_null", c.p_emotion_null))]
@@ -158,7 +179,8 @@ def load_config(cls=TrainConfig, path: str | Path | None = None, overrides: Sequ
 
 
 def stage_arguments(doc: str, out_help: str) -> argparse.ArgumentParser:
-    """The options every motion stage takes: --data, --out, --config, --set."""
+    """The options every motion stage takes: --data, --out, --config, --set, --init-from, --face-weights,
+    --allow-config-change."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl)")
@@ -166,4 +188,19 @@ def stage_arguments(doc: str, out_help: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", help="YAML file of TrainConfig overrides (trainer/configs/)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="dotted overrides, e.g. optim.lr=3e-4")
+    parser.add_argument("--init-from", metavar="CKPT", help="start a new run from these weights (fine-tuning); "
+                        "same as --set init_from=CKPT")
+    parser.add_argument("--face-weights", metavar="DIR", help="LivePortrait folder the model will be used with; "
+                        "refuses a dataset prepared with other face weights (same as --set face_weights=DIR)")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="resume even though the config (or dataset) differs from the saved run's; "
+                             "the changes are logged and recorded in run.json")
     return parser
+
+
+def stage_config(args, extra_sets: Sequence[str] = ()) -> "TrainConfig":
+    """The resolved TrainConfig of a stage's parsed arguments (flags become --set overrides)."""
+    sets = list(args.set) + list(extra_sets)
+    sets += [f"init_from={args.init_from}"] if args.init_from else []
+    sets += [f"face_weights={args.face_weights}"] if args.face_weights else []
+    return load_config(TrainConfig, args.config, sets)

@@ -44,6 +44,7 @@ class Clip:
     emotion: int               # index into EMOTION_LABELS, len(EMOTION_LABELS) = null
     intensity: int             # 0..2, 3 = unknown
     audio_shape: tuple = ()    # (L, D) of the audio features
+    identity: str = ""         # the person (validation holds out whole identities)
 
 
 def _read_tensors(path: Path, names: tuple) -> dict:
@@ -130,13 +131,36 @@ def load_clips(root: str | Path, min_frames: int = PREV + WINDOW) -> list:
             raise DatasetError(f"'{audio_path}': features (layers, dim) {shape[1:]} differ from "
                                f"{clips[0].audio_shape} of '{clips[0].audio_path}'; prepare all clips with one encoder")
         clips.append(Clip(str(row["clip_id"]), motion.shape[0], motion, data["kp"].float().reshape(21, 3),
-                          audio_path, *_labels(row, where), audio_shape=shape[1:]))
+                          audio_path, *_labels(row, where), audio_shape=shape[1:],
+                          identity=str(row.get("identity") or row["clip_id"])))
     if short:
         log.info("skipped %d clip(s) shorter than %d frames (clips are never looped)", short, min_frames)
     if not clips:
         raise DatasetError(f"no clip in '{root}' has >= {min_frames} frames; a training window needs "
                            f"{PREV + WINDOW} consecutive frames")
     return clips
+
+
+def split_identities(clips: list, fraction: float = 0.0, names: str = "") -> tuple[list, list]:
+    """-> (train clips, held-out clips). Held out: the identities in `names` (comma-separated), else
+    ceil(fraction x identities) of them chosen by the sha1 of their names (stable when clips are added)."""
+    import hashlib
+    import math
+    identities = sorted({c.identity for c in clips})
+    held = {n.strip() for n in names.split(",") if n.strip()}
+    unknown = sorted(held - set(identities))
+    if unknown:
+        raise DatasetError(f"val.identities names {unknown}, which no clip has; identities: {identities[:20]}")
+    if not held and fraction > 0:
+        if len(identities) < 2:
+            raise DatasetError(f"val.fraction {fraction} needs at least 2 identities to hold one out; the dataset "
+                               f"has {len(identities)} (set val.fraction=0 or label identities)")
+        by_hash = sorted(identities, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
+        held = set(by_hash[:min(len(identities) - 1, math.ceil(fraction * len(identities)))])
+    train = [c for c in clips if c.identity not in held]
+    if not train:
+        raise DatasetError("every identity is held out for validation; hold out fewer (val.identities)")
+    return train, [c for c in clips if c.identity in held]
 
 
 def compute_stats(clips: list, max_percentile_frames: int = 1_000_000) -> MotionStats:
@@ -176,8 +200,15 @@ class MotionWindows(Dataset):
     """dataset[(index, seed)] -> one training window dict (see `__getitem__`)."""
 
     def __init__(self, clips: list, stats: MotionStats):
-        self.clips, self.stats = clips, stats
-        self.pose_stats = [clip_pose_stats(c.motion[:, POSE], stats) for c in clips]   # (mu (7,), sigma (7,))
+        self.clips = clips
+        self.use_stats(stats)
+        self.val_clips: list = []          # held-out clips (split_identities), evaluated by trainer/validation.py
+        self.provenance: dict = {}         # trainer/provenance.py dataset_provenance
+        self.manifest_meta: dict = {}
+
+    def use_stats(self, stats: MotionStats) -> None:
+        self.stats = stats
+        self.pose_stats = [clip_pose_stats(c.motion[:, POSE], stats) for c in self.clips]   # (mu (7,), sigma (7,))
 
     def __len__(self) -> int:
         return len(self.clips)

@@ -9,11 +9,15 @@ condition dropout per sample, u ~ U(0,1):
     0.10 <= u < 0.45   emotion null
     else               full condition (the clip's label; clips without a label use the null emotion)
 Normalisation statistics come from the stage-1 checkpoint. Writes out/train_state.pt,
-out/motion_emotion.safetensors (emotion part only) and out/motion_full.safetensors (stage 1 + emotion).
+out/motion_emotion.safetensors (emotion part only) and out/motion_full.safetensors (stage 1 + emotion);
+both record the fingerprint of the stage 1 (the loaders refuse the emotion module on another one).
+Refused: a dataset without any emotion label, or prepared with another audio encoder than the stage 1.
+--init-from takes the emotion module of an emotion or full checkpoint as the starting weights.
 """
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import torch
@@ -21,13 +25,16 @@ import torch
 from playmate_core.motion import (EMOTION_PRESETS, EmotionConfig, EmotionModule, load_motion_backend,
                                   save_motion_checkpoint)
 from playmate_core.motion.playmate.backend import PlaymateBackend
+from playmate_core.motion.playmate.checkpoint import UNKNOWN, load_emotion_module
 from playmate_core.motion.playmate.model import MotionModel
 
 from .batches import diffusion_inputs, drop_current_audio, eps_mse
 from .common import set_requires_grad
-from .config import TrainConfig, load_config, stage_arguments
-from .data import MotionWindows, load_clips
+from .config import TrainConfig, stage_arguments, stage_config
+from .data import DatasetError, MotionWindows, load_clips, split_identities
 from .loop import Stage, run
+from .provenance import check_face_weights, dataset_provenance
+from .validation import Validator
 
 log = logging.getLogger("playmate.trainer")
 EXPORTS = {"emotion": "motion_emotion.safetensors", "all": "motion_full.safetensors"}
@@ -80,11 +87,24 @@ def build_stage(cfg: TrainConfig, dist, dataset: MotionWindows) -> Stage:
     if ecfg.d_model != base.config.d_model:
         raise ValueError(f"preset {cfg.preset!r} has emotion width {ecfg.d_model}, the stage-1 model in "
                          f"'{cfg.stage1}' has width {base.config.d_model}; use --set preset= matching stage 1")
-    model = MotionModel(base.denoiser, EmotionModule(ecfg), base.stats, base.diffusion,
-                        {**base.meta, "emotion_trained": True})
+    emotion = EmotionModule(ecfg)
+    if cfg.init_from:
+        start = load_emotion_module(cfg.init_from)
+        if start.cfg != ecfg:
+            raise ValueError(f"--init-from '{cfg.init_from}' holds an emotion module with config {start.cfg}, preset "
+                             f"{cfg.preset!r} builds {ecfg}; pass the matching --set preset=...")
+        emotion.load_state_dict(start.state_dict())
+        log.info("stage 2 starts from the emotion module of '%s' (a new run: step 0, new optimizer)", cfg.init_from)
+    model = MotionModel(base.denoiser, emotion, base.stats, base.diffusion, {**base.meta, "emotion_trained": True})
     set_requires_grad(model.denoiser, False)
     model.denoiser.eval()
     model.emotion.train()
+
+    provenance = {"stage": "stage2", "dataset_sha256": dataset.provenance["manifest_sha256"],
+                  "audio_encoder": dataset.provenance["audio_encoder"],
+                  "face_motion_sha256": dataset.provenance["face_motion_sha256"],
+                  "stage1_checkpoint": str(cfg.stage1), "stage1_sha256": base.meta.get("stage1_sha256"),
+                  "init_from": cfg.init_from or None}
 
     def export(ema_model, out: Path, meta: dict) -> list:
         meta = {**meta, "stage1_checkpoint": str(cfg.stage1), **dataset.manifest_meta}
@@ -92,31 +112,52 @@ def build_stage(cfg: TrainConfig, dist, dataset: MotionWindows) -> Stage:
         for part, name in EXPORTS.items():
             tmp = out / ("tmp_" + name)
             trained = True if part == "emotion" else None          # 'all': stage 1 keeps its own flag
-            save_motion_checkpoint(tmp, ema_model, part=part, trained=trained, training=meta)
+            save_motion_checkpoint(tmp, ema_model, part=part, trained=trained, training=meta, provenance=provenance)
             paths.append(tmp.replace(out / name))
         return paths
 
-    return Stage("stage2_emotion", model, model.emotion, stage2_loss(cfg, model), export, lambda m: m.emotion)
+    loss = stage2_loss(cfg, model)
+    validate = Validator(dataset.val_clips, dataset, loss, cfg, dist.device) if dataset.val_clips else None
+    return Stage("stage2_emotion", model, model.emotion, loss, export, lambda m: m.emotion, validate)
+
+
+def check_encoder(stage1: MotionModel, provenance: dict, data) -> None:
+    """The dataset's audio features must come from the encoder stage 1 was trained with (when both known)."""
+    trained = (stage1.meta.get("provenance") or {}).get("audio_encoder") or {}
+    have = provenance["audio_encoder"]
+    if UNKNOWN not in (trained.get("sha256", UNKNOWN), have["sha256"]) and trained["sha256"] != have["sha256"]:
+        raise DatasetError(f"'{data}' was prepared with audio encoder {have['name']} ({have['sha256'][:12]}), the "
+                           f"stage-1 model with {trained.get('name')} ({trained['sha256'][:12]}); prepare the stage-2 "
+                           f"data with the stage-1 encoder (prepare_data --audio-encoder ...)")
 
 
 def make_dataset(data: str | Path, cfg: TrainConfig) -> MotionWindows:
     stage1 = load_stage1(cfg.stage1)
-    clips = load_clips(data, cfg.data.min_frames)
-    ds = MotionWindows(clips, stage1.stats)
-    ds.stage1_model = stage1
-    ds.manifest_meta = {"data": str(data), "clips": len(clips), "frames": sum(c.frames for c in clips),
-                        "labelled_clips": sum(c.emotion < len(stage1.emotion_labels) for c in clips)}
+    provenance = dataset_provenance(data)
+    check_face_weights(provenance, cfg.face_weights)
+    check_encoder(stage1, provenance, data)
+    train, val = split_identities(load_clips(data, cfg.data.min_frames), cfg.val.fraction, cfg.val.identities)
+    labelled = sum(c.emotion < len(stage1.emotion_labels) for c in train)
+    if not labelled:
+        raise DatasetError(f"stage 2 learns emotion from labelled clips, but none of the {len(train)} training clips "
+                           f"in '{data}' has an emotion label; prepare the data with labels (prepare_data --labels "
+                           f"labels.csv, or --label-format mead / celebvtext) and run it again")
+    ds = MotionWindows(train, stage1.stats)
+    ds.stage1_model, ds.val_clips, ds.provenance = stage1, val, provenance
+    ds.manifest_meta = {"data": str(data), "clips": len(train), "frames": sum(c.frames for c in train),
+                        "labelled_clips": labelled, "val_clips": len(val)}
+    log.info("stage 2 data: %d of %d training clips carry an emotion label", labelled, len(train))
     return ds
 
 
-def main(argv=None, stop_at: int | None = None) -> dict:
+def main(argv=None, stop_at: int | None = None, cli: bool = False) -> dict:
     parser = stage_arguments(__doc__, "run folder: training state, log, motion checkpoints")
     parser.add_argument("--stage1", help="stage-1 motion checkpoint (same as --set stage1=PATH)")
     args = parser.parse_args(argv)
-    sets = list(args.set) + ([f"stage1={args.stage1}"] if args.stage1 else [])
-    cfg = load_config(TrainConfig, args.config, sets)
-    return run(cfg, args.out, build_stage, lambda dist: make_dataset(args.data, cfg), stop_at=stop_at)
+    cfg = stage_config(args, [f"stage1={args.stage1}"] if args.stage1 else [])
+    return run(cfg, args.out, build_stage, lambda dist: make_dataset(args.data, cfg), stop_at=stop_at,
+               allow_config_change=args.allow_config_change, set_threads=cli)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(cli=True)["exit_code"])

@@ -47,15 +47,27 @@ class VGG19(nn.Module):
         return out
 
 
+WHERE = ("torchvision's ImageNet VGG19, vgg19-dcbb9e9d.pth (548 MB): https://download.pytorch.org/models/"
+         "vgg19-dcbb9e9d.pth, or torchvision.models.vgg19(weights='IMAGENET1K_V1') on a machine with internet, "
+         "which caches it under ~/.cache/torch/hub/checkpoints/")
+
+
 def load_vgg19(path: str | Path) -> VGG19:
     """Frozen VGG19 from a torchvision-layout state dict file (loaded with weights_only=True)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"VGG19 weights '{path}' not found; pass --vgg19 with torchvision's "
-                                f"vgg19-dcbb9e9d.pth (or any state dict with features.N.weight/bias keys).")
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+        raise FileNotFoundError(f"VGG19 weights '{path}' not found; pass --vgg19 with {WHERE} (or any state dict "
+                                f"with features.N.weight/bias keys).")
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's own text would suggest an unsafe weights_only=False
+        raise ValueError(f"VGG19 weights '{path}' cannot be read as a plain state dict ({type(exc).__name__}); it is "
+                         f"truncated, not a torch file, or holds pickled objects other than tensors. Use {WHERE}.") \
+            from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"VGG19 weights '{path}' hold a {type(state).__name__}, not a state dict; use {WHERE}.")
     model = VGG19()
     wanted = model.state_dict().keys()
     picked = {k: v for k, v in state.items() if k in wanted}

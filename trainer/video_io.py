@@ -1,10 +1,10 @@
 """Video decoding for data preparation: any PyAV-readable file -> RGB frames resampled to 25 fps.
 
 Frame selection by timestamp: tick k is at k / fps seconds (k = 0 .. ceil(duration * fps) - 1) and
-takes the decoded frame whose presentation time is nearest (ties -> the earlier frame). Frames are
-streamed, so only the frames selected so far are kept in memory.
+takes the decoded frame whose presentation time is nearest (ties -> the earlier frame).
 
-    decode_video(path, fps=25) -> VideoClip(frames (N,H,W,3) uint8 RGB, duration s, source_fps)
+    FrameStream(path, fps=25)  -> iterate (k, rgb) one frame at a time: bounded memory for any length
+    decode_video(path, fps=25) -> VideoClip(frames (N,H,W,3) uint8 RGB, duration s, source_fps) in memory
 """
 from __future__ import annotations
 
@@ -51,58 +51,81 @@ def num_ticks(duration: float, fps: float) -> int:
     return frame_count(duration, fps)
 
 
+class FrameStream:
+    """Iterate a video's frames resampled to `fps` one at a time (memory: two decoded frames).
+
+        stream = FrameStream(path, 25)
+        for k, rgb in stream:          # tick k = k / fps seconds, nearest decoded frame (ties: earlier)
+            ...
+        stream.duration, stream.source_fps, stream.has_audio     # known once iterated (has_audio: at open)
+
+    Frames larger than `max_side` (LivePortrait's 1280-px source limit) are downscaled (INTER_AREA).
+    Raises VideoError for a file that cannot be decoded as a video.
+    """
+
+    def __init__(self, path: str | Path, fps: float = 25.0, max_seconds: float | None = None,
+                 max_side: int | None = 1280):
+        import av
+        self.path, self.fps, self.max_seconds, self.max_side = Path(path), fps, max_seconds, max_side
+        self.duration, self.frames_out = 0.0, 0
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise VideoError(f"'{self.path}' has no video stream")
+                stream = container.streams.video[0]
+                self.has_audio = bool(container.streams.audio)
+                self.source_fps = float(stream.average_rate or stream.guessed_rate or fps)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot decode '{self.path}': {exc}") from exc
+
+    def _scaled(self, frame) -> np.ndarray:
+        import cv2
+        rgb = frame.to_ndarray(format="rgb24")                  # (H,W,3)
+        if self.max_side and max(rgb.shape[:2]) > self.max_side:
+            k = self.max_side / max(rgb.shape[:2])
+            rgb = cv2.resize(rgb, (round(rgb.shape[1] * k), round(rgb.shape[0] * k)), interpolation=cv2.INTER_AREA)
+        return rgb
+
+    def __iter__(self):
+        import av
+        fps, first, count, last_t, prev, tick = self.fps, None, 0, 0.0, None, 0
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                for frame in container.decode(stream):
+                    t = float(frame.time) if frame.time is not None else count / self.source_fps
+                    if self.max_seconds is not None and t > self.max_seconds:
+                        break
+                    first = t if first is None else first
+                    count, last_t = count + 1, t
+                    rgb = self._scaled(frame)
+                    while tick / fps < t:                       # ticks before t: prev or this, the nearer
+                        near_prev = prev is not None and abs(prev[0] - tick / fps) <= abs(t - tick / fps)
+                        yield tick, (prev[1] if near_prev else rgb)
+                        tick += 1
+                    if tick / fps == t:
+                        yield tick, rgb
+                        tick += 1
+                    prev = (t, rgb)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"cannot decode '{self.path}': {exc}") from exc
+        if prev is None:
+            raise VideoError(f"'{self.path}' has no decodable video frames")
+        frame_dur = (last_t - first) / (count - 1) if count > 1 else 1.0 / self.source_fps
+        self.duration = float(last_t - min(first, 0.0) + frame_dur)   # last frame's end
+        n = num_ticks(self.duration, fps)
+        while tick < n:                                        # ticks after the last frame's start
+            yield tick, prev[1]
+            tick += 1
+        self.frames_out = tick
+
+
 def decode_video(path: str | Path, fps: float = 25.0, max_seconds: float | None = None,
                  max_side: int | None = 1280) -> VideoClip:
-    """Decode the first video stream of `path` and pick the nearest frame to each 1/fps tick.
-
-    Frames larger than `max_side` (LivePortrait's 1280-px source limit) are downscaled (INTER_AREA),
-    which also bounds memory for HD clips.
-    """
-    import av
-    import cv2
-
-    path = Path(path)
-    times: list[float] = []
-    selected: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(f"'{path}' has no video stream")
-            stream = container.streams.video[0]
-            has_audio = bool(container.streams.audio)
-            src_fps = float(stream.average_rate or stream.guessed_rate or fps)
-            prev = None                                # (time, rgb) of the last decoded frame
-            tick = 0
-            for frame in container.decode(stream):
-                t = float(frame.time) if frame.time is not None else len(times) / src_fps
-                if max_seconds is not None and t > max_seconds:
-                    break
-                times.append(t)
-                rgb = frame.to_ndarray(format="rgb24")  # (H,W,3)
-                if max_side and max(rgb.shape[:2]) > max_side:
-                    k = max_side / max(rgb.shape[:2])
-                    rgb = cv2.resize(rgb, (round(rgb.shape[1] * k), round(rgb.shape[0] * k)),
-                                     interpolation=cv2.INTER_AREA)
-                # every tick strictly before t: choose prev or this frame, whichever is nearer
-                while tick / fps < t:
-                    if prev is None or abs(prev[0] - tick / fps) > abs(t - tick / fps):
-                        selected.append(rgb)
-                    else:
-                        selected.append(prev[1])
-                    tick += 1
-                if tick / fps == t:
-                    selected.append(rgb)
-                    tick += 1
-                prev = (t, rgb)
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"cannot decode '{path}': {exc}") from exc
-    if not times or prev is None:
-        raise VideoError(f"'{path}' has no decodable video frames")
-    frame_dur = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 1.0 / src_fps
-    duration = times[-1] - min(times[0], 0.0) + frame_dur     # last frame's end
-    n = num_ticks(duration, fps)
-    while len(selected) < n:                                  # ticks after the last frame's start
-        selected.append(prev[1])
-    frames = np.stack(selected[:n])                            # (N,H,W,3)
-    log.debug("%s: %d frames at %.3g fps -> %d at %g fps (%.3f s)", path, len(times), src_fps, n, fps, duration)
-    return VideoClip(frames=frames, duration=float(duration), source_fps=src_fps, has_audio=has_audio)
+    """Decode the first video stream of `path` and pick the nearest frame to each 1/fps tick, all in
+    memory (tests, short clips; prepare_data streams with FrameStream)."""
+    stream = FrameStream(path, fps, max_seconds, max_side)
+    frames = [rgb for _, rgb in stream]
+    n = num_ticks(stream.duration, fps)
+    return VideoClip(frames=np.stack(frames[:n]), duration=stream.duration, source_fps=stream.source_fps,
+                     has_audio=stream.has_audio)

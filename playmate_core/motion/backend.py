@@ -10,16 +10,25 @@ The checkpoint kind is recognised from the file's contents (never its name): a J
 (a torch zip naming JoyVASA's modules) or a Playmate `.safetensors`. A new backend is one class in its
 own folder registered with `interface.register` and imported below; its options become node widgets by
 themselves (`backend_options`), so nothing in nodes/ changes.
+
+Every backend returned here carries `backend.warnings` (a tuple of sentences, also logged): mismatches
+found at load time that do not stop it, e.g. a chosen audio encoder other than the one the checkpoint
+was trained with (`encoder_warnings`). The node layer shows them to the user.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+import logging
 
 import torch
 
 from .interface import BackendOption, MotionBackend, MotionRequest, declared_options, registered
 from .joyvasa.backend import JoyVASABackend
 from .playmate.backend import PlaymateBackend
+from .playmate.checkpoint import UNKNOWN, audio_encoder_fingerprint
+
+log = logging.getLogger("playmate")
 
 __all__ = ["load_motion_backend", "backend_options", "describe_backends", "BackendOption", "is_checkpoint_name", "is_emotion_checkpoint_name",
            "MotionBackend", "MotionRequest", "PlaymateBackend", "JoyVASABackend"]
@@ -53,9 +62,32 @@ def load_motion_backend(checkpoint: str | Path, *, emotion: str | Path | None = 
         raise ValueError("no motion checkpoint given: choose a motion_model (files in models/playmate)")
     checkpoint = Path(checkpoint)
     backend_cls = _backend_for(checkpoint)
-    return backend_cls.load(checkpoint, emotion=Path(emotion) if emotion is not None else None,
-                            audio_encoder=Path(audio_encoder) if audio_encoder is not None else None,
-                            device=device, dtype=dtype).eval()
+    backend = backend_cls.load(checkpoint, emotion=Path(emotion) if emotion is not None else None,
+                               audio_encoder=Path(audio_encoder) if audio_encoder is not None else None,
+                               device=device, dtype=dtype).eval()
+    backend.warnings = tuple(encoder_warnings(backend, audio_encoder))
+    for text in backend.warnings:
+        log.warning("%s", text)
+    return backend
+
+
+def encoder_warnings(backend: MotionBackend, audio_encoder: str | Path | None) -> list:
+    """One sentence per trained part whose recorded audio encoder (provenance, written by trainer/) is not
+    the chosen one (compared by the hash of its files). Unknown on either side: nothing to compare."""
+    meta = getattr(getattr(backend, "model", None), "meta", None)
+    if audio_encoder is None or not isinstance(meta, dict):
+        return []
+    chosen = audio_encoder_fingerprint(audio_encoder)
+    out = []
+    for part, key in (("stage-1 motion model", "provenance"), ("emotion module", "emotion_provenance")):
+        recorded = (meta.get(key) or {}).get("audio_encoder") or {}
+        if UNKNOWN in (recorded.get("sha256", UNKNOWN), chosen["sha256"]) or recorded["sha256"] == chosen["sha256"]:
+            continue
+        out.append(f"the {part} was trained with audio encoder {recorded.get('name', '?')} (sha256 "
+                   f"{recorded['sha256'][:12]}), but the chosen audio encoder '{audio_encoder}' is {chosen['name']} "
+                   f"(sha256 {chosen['sha256'][:12]}): its features mean something else to the model, so lip sync "
+                   f"will be poor. Choose the encoder the model was trained with.")
+    return out
 
 
 def describe_backends() -> str:

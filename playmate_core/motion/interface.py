@@ -117,6 +117,7 @@ class MotionBackend(nn.Module):
     SUFFIXES: ClassVar[tuple] = ()            # checkpoint file suffixes this backend loads
     COMPANIONS: ClassVar[tuple] = ()          # file-name prefixes of companion files (not checkpoints)
     EMOTION_SUFFIXES: ClassVar[tuple] = ()    # suffixes of its separate emotion-module files, if it has any
+    warnings: tuple = ()                      # load-time mismatches that do not stop it (set by backend.py)
 
     @property
     def capabilities(self) -> Capabilities:

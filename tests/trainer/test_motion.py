@@ -78,7 +78,7 @@ def test_stage1_runs_and_exports_trained_checkpoint(data, tmp_path, caplog):
     result = stage1(data, tmp_path, steps=2)
     assert len(result["losses"]) == 2 and all(torch.isfinite(torch.tensor(result["losses"])))
     assert "skipped 1 clip(s) shorter than 90 frames" in caplog.text
-    assert "windows/s" in caplog.text and "eta" in caplog.text
+    assert "samples/s" in caplog.text and "eta" in caplog.text
     model = load_motion_model(tmp_path / "motion_stage1.safetensors")
     assert model.trained
     _, meta = read_motion_checkpoint(tmp_path / "motion_stage1.safetensors")
@@ -200,7 +200,8 @@ def test_ddp_two_cpu_processes(data, tmp_path):
     assert state["world_size"] == 2 and len(state["rng"]) == 2
     rank0, rank1 = state["last_batches"]
     assert rank0 != rank1                                          # DistributedSampler split the clips
-    assert sorted(p.name for p in out.iterdir()) == ["motion_stage1.safetensors", "train.log", "train_state.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "motion_stage1.safetensors", "run.json",
+                                                     "scalars.csv", "train.log", "train_state.pt"]   # rank 0 only
     assert load_motion_model(out / "motion_stage1.safetensors").trained
 
 

@@ -63,9 +63,9 @@ def test_missing_vgg19_is_named(data, tmp_path):
 def test_data_without_crops_names_the_flag(tmp_path):
     (tmp_path / "manifest.jsonl").write_text(json.dumps({"clip_id": "x", "frames": 100}) + "\n")
     with pytest.raises(FileNotFoundError, match="--save-crops"):
-        stage0_face.main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--tiny"])
+        stage0_face.main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--tiny", "--no-perceptual"])
     with pytest.raises(FileNotFoundError, match="prepare_data"):
-        stage0_face.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--tiny"])
+        stage0_face.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--tiny", "--no-perceptual"])
 
 
 def test_vgg19_torchvision_layout(tmp_path):
@@ -99,10 +99,11 @@ def test_ddp_two_cpu_processes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "trainer.stage0_face", "--data", str(data), "--out", str(out), "--tiny", "--steps", "2",
-           "--batch", "1", "--lr", "1e-3", "--log-every", "1", "--transfer-every", "2", "--device", "cpu"]
+           "--batch", "1", "--lr", "1e-3", "--log-every", "1", "--transfer-every", "2", "--device", "cpu",
+           "--no-perceptual"]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stderr.count("step 2:") == 1                       # rank 0 logs, rank 1 does not
+    assert proc.stderr.count("step 2/2:") == 1                     # rank 0 logs, rank 1 does not
     assert "on rank 0/2" in proc.stderr and "on rank 1/2" not in proc.stderr
     log = json.loads((out / "stage0_log.json").read_text())
     assert log["world_size"] == 2 and len(log["history"]) == 2
