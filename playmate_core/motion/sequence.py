@@ -23,13 +23,17 @@ class MotionSequence:
     kp: (1,21,3) the source canonical keypoints. normalised: (N,70) z-space output of the model.
     trained: False when the model's weights are not trained (then the motion is noise).
     origin: where the motion comes from: "audio" (generate_motion), "driving" (extracted from video
-    frames, playmate_core.pipeline.extract_driving) or "joyvasa"."""
+    frames, playmate_core.pipeline.extract_driving) or "joyvasa".
+    tracks: optional per-frame control curves for display (name -> (N,) float32), written by the motion
+    edits of playmate_core.pipeline (e.g. "blink", "silence", "edit:smile") and drawn by Motion Preview;
+    informational only (rendering reads `values`), not saved in motion files."""
     values: torch.Tensor
     kp: torch.Tensor
     fps: float
     trained: bool
     normalised: torch.Tensor | None = None
     origin: str = "audio"
+    tracks: dict | None = None
 
     def __len__(self) -> int:
         return self.values.shape[0]

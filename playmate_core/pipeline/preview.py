@@ -1,8 +1,10 @@
 """A plot of a motion sequence as an RGB image (OpenCV drawing only, no matplotlib).
 
     title:  frames, fps, duration, origin, "UNTRAINED model" when seq.trained is False
-    upper:  pitch, yaw, roll (degrees) over time
-    lower:  mouth opening m_t = max_k y_k - min_k y_k over the lip keypoints' expression offsets
+    upper:  pitch, yaw, roll (degrees) over time, with the editor's head-angle offsets (edit:head_*) thin
+    middle: mouth opening m_t = max_k y_k - min_k y_k over the lip keypoints' expression offsets
+    lower:  (only when the motion carries tracks, pipeline/tracks.py) the blink closure, the silence
+            weight and the expression editor's control values over time
     x axis: seconds (frame i at i / fps)
 """
 from __future__ import annotations
@@ -12,15 +14,21 @@ import numbers
 
 import cv2
 import numpy as np
+import torch
 
 from ..motion.sequence import MotionSequence
 from ..motion.layout import ANGLES, EXP, MOTION_DIM, NUM_KP
 from .pose_edit import LIP_KEYPOINTS
+from .tracks import EDIT_PREFIX, motion_tracks
 
 BACKGROUND, AXIS, GRID, TEXT = (255, 255, 255), (60, 60, 60), (225, 225, 225), (20, 20, 20)
 WARN = (200, 30, 30)
 POSE_COLOURS = {"pitch": (214, 39, 40), "yaw": (31, 119, 180), "roll": (44, 160, 44)}   # RGB
 MOUTH_COLOUR = (148, 103, 189)
+TRACK_COLOURS = {"blink": (23, 190, 207), "silence": (127, 127, 127)}
+EDIT_COLOURS = [(255, 127, 14), (227, 119, 194), (140, 86, 75), (188, 189, 34), (31, 119, 180), (214, 39, 40),
+                (44, 160, 44), (148, 103, 189), (23, 190, 207), (127, 127, 127)]
+POSE_EDITS = {EDIT_PREFIX + "head_" + k: k for k in ("pitch", "yaw", "roll")}
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_SIZE = (320, 200)            # width, height
 
@@ -54,7 +62,7 @@ def _y_range(series: list) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _panel(img, box, t_end, series, ylabel, scale) -> None:
+def _panel(img, box, t_end, series, ylabel, scale, thin: int = 0) -> None:
     """Axes in box (x0, y0, x1, y1) with y grid and labels, x ticks in seconds, one polyline per series."""
     x0, y0, x1, y1 = box
     lo, hi = _y_range(series)
@@ -69,13 +77,14 @@ def _panel(img, box, t_end, series, ylabel, scale) -> None:
         cv2.line(img, (int(x), y1), (int(x), y1 + 4), AXIS, 1)
         _text(img, f"{_label(s, xstep)}s", (x - 10, y1 + 16 * scale / 0.45), scale * 0.8)
     cv2.rectangle(img, (x0, y0), (x1, y1), AXIS, 1)
-    for y, colour, _ in series:
+    for j, (y, colour, _) in enumerate(series):
+        width = 1 if j >= len(series) - thin else 2
         n = len(y)
         xs = x0 + (np.arange(n) / max(n - 1, 1)) * (x1 - x0) if n > 1 else np.array([(x0 + x1) / 2])
         ys = y1 - (np.asarray(y, np.float64) - lo) / (hi - lo) * (y1 - y0)
         pts = np.stack([xs, ys], axis=1).round().astype(np.int32)                 # N,2
         if n > 1:
-            cv2.polylines(img, [pts], False, colour, 2, cv2.LINE_AA)
+            cv2.polylines(img, [pts], False, colour, width, cv2.LINE_AA)
         else:
             cv2.circle(img, tuple(int(v) for v in pts[0]), 3, colour, -1)
     (w, h), _ = cv2.getTextSize(ylabel, FONT, scale, 1)
@@ -113,15 +122,40 @@ def draw_motion_preview(seq: MotionSequence, width: int = 960, height: int = 540
         (w, _), _ = cv2.getTextSize(title, FONT, scale * 1.1, 1)
         _text(img, "UNTRAINED model", (24 + w, line * 0.8), scale * 1.1, WARN, 2)
     left, right, gap = max(int(width * 0.08), int(64 * scale / 0.45)), width - 12, int(line * 1.4)
-    split = line + int((height - line) * 0.55)
+    tracks = motion_tracks(seq)
+    pose_edits, others = _split_tracks(tracks)
+    shares = (0.42, 0.26, 0.32) if others else (0.55, 0.45)
+    tops = [line + 8 + int((height - line - 8) * sum(shares[:k])) for k in range(len(shares) + 1)]
+    boxes = [(left, top, right, bottom - gap) for top, bottom in zip(tops, tops[1:])]      # gap: the x labels
     t_end = max(n - 1, 1) / fps
     angles = values[:, ANGLES]
     pose = [(angles[:, i], POSE_COLOURS[k], k) for i, k in enumerate(("pitch", "yaw", "roll"))]
-    _panel(img, (left, line + 8, right, split - gap), t_end, pose, "head pose (deg)", scale)
-    _legend(img, pose, right - 6, line + 8 + int(18 * scale / 0.45), scale)
+    edits = [(v, POSE_COLOURS[k], f"{k} edit") for v, k in pose_edits]
+    _panel(img, boxes[0], t_end, pose + edits, "head pose (deg)", scale, thin=len(edits))
+    _legend(img, pose + edits, right - 6, boxes[0][1] + int(18 * scale / 0.45), scale)
     mouth = [(mouth_opening(values), MOUTH_COLOUR, "mouth")]
-    _panel(img, (left, split, right, height - gap), t_end, mouth, "mouth opening (lip exp spread)", scale)
+    _panel(img, boxes[1], t_end, mouth, "mouth opening (lip exp spread)", scale)
+    if others:
+        _panel(img, boxes[2], t_end, others, "tracks: blink, silence, edits", scale)
+        _legend(img, others, right - 6, boxes[2][1] + int(18 * scale / 0.45), scale)
     return img
+
+
+def _split_tracks(tracks: dict) -> tuple[list, list]:
+    """-> ([(values, pose key)] for head-angle edits, [(values, colour, label)] for every other track)."""
+    pose, others, k = [], [], 0
+    for name, curve in tracks.items():
+        y = np.asarray(torch.as_tensor(curve).detach().cpu().double().reshape(-1))
+        if not np.isfinite(y).all():
+            continue
+        if name in POSE_EDITS:
+            pose.append((y, POSE_EDITS[name]))
+            continue
+        colour = TRACK_COLOURS.get(name)
+        if colour is None:
+            colour, k = EDIT_COLOURS[k % len(EDIT_COLOURS)], k + 1
+        others.append((y, colour, name[len(EDIT_PREFIX):] if name.startswith(EDIT_PREFIX) else name))
+    return pose, others
 
 
 __all__ = ["draw_motion_preview", "mouth_opening"]

@@ -12,7 +12,7 @@ from .e2e_env import EXAMPLES, UI_DIR, api_workflows, comfy_server, ui_workflows
 EXPECTED_NODES = [
     "PlaymateLoadModels", "PlaymateDownloadModels", "PlaymateExtractMotion", "PlaymateAudioToMotion",
     "PlaymatePoseOverride", "PlaymateRenderFrames", "PlaymateRenderVideo", "PlaymateSaveMotion",
-    "PlaymateLoadMotion", "PlaymateMotionPreview",
+    "PlaymateLoadMotion", "PlaymateMotionPreview", "PlaymateBlinksSilence", "PlaymateExpressionEdit",
 ]
 PACK_MODULE = f"custom_nodes.{comfy_server.PACK_NAME}"
 
