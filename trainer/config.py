@@ -49,13 +49,19 @@ class ConditionConfig:
 
 @dataclass
 class ValConfig:
-    """Held-out validation by identity (trainer/validation.py). fraction 0 and no identities = no split."""
+    """Held-out validation by identity (trainer/validation.py). fraction 0 and no identities = no split
+    (trainer/configs/base.yaml holds out 5 %)."""
     fraction: float = 0.0         # share of identities held out (at least one when > 0), chosen by name hash
     identities: str = ""          # or an explicit comma-separated list of identities to hold out
+    min_identities: int = 10      # fraction only: fewer identities in the data -> no split (warning), train on all
     every: int = 1000             # evaluate every N steps (and at the end of the run)
     clips: int = 8                # at most this many held-out clips per evaluation
     seconds: float = 10.0         # first seconds of each clip generated for the motion metrics
     steps: int = 25               # sampling steps (eta = 1) of the generated validation motion
+    emotion_clips: int = 2        # stage 2: held-out clips generated with every emotion label (val/emotion_acc)
+    video_every: int = 5          # with face_weights: a rendered video every N evaluations (0 = never)
+    video_seconds: float = 3.0    # length of that video (from the first held-out clip)
+    video_size: int = 256         # its side in pixels (the 512 render resized)
 
 
 @dataclass
@@ -93,7 +99,12 @@ class TrainConfig:
                   (self.threads >= 0, "threads must be >= 0 (0 = auto)"),
                   (0 <= self.val.fraction < 1, "val.fraction must be in [0, 1)"),
                   (self.val.every >= 1 and self.val.clips >= 1 and self.val.steps >= 1 and self.val.seconds > 0,
-                   "val.every, val.clips, val.steps must be >= 1 and val.seconds > 0")]
+                   "val.every, val.clips, val.steps must be >= 1 and val.seconds > 0"),
+                  (self.val.min_identities >= 2, "val.min_identities must be >= 2 (one held out, one trained on)"),
+                  (self.val.emotion_clips >= 0 and self.val.video_every >= 0,
+                   "val.emotion_clips and val.video_every must be >= 0 (0 = off)"),
+                  (0 < self.val.video_seconds <= 60 and 64 <= self.val.video_size <= 512,
+                   "val.video_seconds must be in (0, 60] and val.video_size in 64..512")]
         checks += [(0 <= p <= 1, f"cond.{n} must be in [0, 1]") for n, p in
                    (("p_null_audio", c.p_null_audio), ("p_start", c.p_start), ("p_both_null", c.p_both_null),
                     ("p_emotion_null", c.p_emotion_null))]

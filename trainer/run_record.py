@@ -26,7 +26,8 @@ from pathlib import Path
 log = logging.getLogger("playmate.trainer")
 
 RESUME_FREE = ("log_every", "save_every", "data.num_workers", "threads", "val.every", "val.clips",
-               "val.seconds", "val.steps")
+               "val.seconds", "val.steps", "val.emotion_clips", "val.video_every", "val.video_seconds",
+               "val.video_size")
 PACKAGES = ("torch", "numpy", "safetensors", "transformers", "av", "opencv-python", "opencv-python-headless",
             "mediapipe", "PyYAML", "tensorboard")
 REPO = Path(__file__).resolve().parents[1]
@@ -44,9 +45,16 @@ def flatten(data: dict, prefix: str = "") -> dict:
 
 
 def config_changes(old: dict, new: dict) -> list:
-    """[(dotted key, old value, new value)] for every key whose value differs (sorted)."""
+    """[(dotted key, old value, new value)] for every key whose value differs (sorted). A key the saved
+    config does not have at all was added by a later version of the trainer: it is logged, not a change,
+    so runs started before it can resume."""
     a, b = flatten(old), flatten(new)
-    return [(k, a.get(k, "<absent>"), b.get(k, "<absent>")) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    added = sorted(set(b) - set(a))
+    if added:
+        log.info("resume: config keys newer than the saved run, taken as given: %s",
+                 ", ".join(f"{k}={b[k]!r}" for k in added))
+    return [(k, a.get(k, "<absent>"), b.get(k, "<absent>")) for k in sorted(set(a) | set(b))
+            if k in a and a.get(k) != b.get(k)]
 
 
 def format_changes(changes: list) -> str:

@@ -9,7 +9,8 @@ at t_aug < 50 (p 0.9) or the reference frame repeated with null prev audio (p 0.
 -> null embedding with p 0.1 (CFG). Writes out/train_state.pt and the EMA weights as
 out/motion_stage1.safetensors (normalisation statistics of DATA and the dataset's provenance inside).
 Resumes when out/train_state.pt exists. --init-from starts a new run from a checkpoint's weights and
-keeps ITS normalisation statistics (the weights were trained in them).
+keeps ITS normalisation statistics (the weights were trained in them). Held-out identities
+(val.*, on in configs/base.yaml) are scored by trainer/validation.py; with --face-weights also as a video.
 """
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from playmate_core.motion import build_motion_model, load_motion_model, save_mot
 
 from .batches import diffusion_inputs, drop_current_audio, eps_mse
 from .config import TrainConfig, stage_arguments, stage_config
-from .data import MotionWindows, compute_stats, load_clips, split_identities
+from .data import MotionWindows, compute_stats, load_clips
 from .loop import Stage, run
 from .provenance import check_face_weights, dataset_provenance
-from .validation import Validator
+from .validation import holdout, make_validator
 
 log = logging.getLogger("playmate.trainer")
 EXPORT = "motion_stage1.safetensors"
@@ -35,7 +36,7 @@ EXPORT = "motion_stage1.safetensors"
 def make_dataset(data: str | Path, cfg: TrainConfig) -> MotionWindows:
     provenance = dataset_provenance(data)
     check_face_weights(provenance, cfg.face_weights)
-    train, val = split_identities(load_clips(data, cfg.data.min_frames), cfg.val.fraction, cfg.val.identities)
+    train, val = holdout(load_clips(data, cfg.data.min_frames), cfg.val)
     init = load_motion_model(cfg.init_from) if cfg.init_from else None
     ds = MotionWindows(train, init.stats if init is not None else compute_stats(train))
     ds.init_model, ds.val_clips, ds.provenance = init, val, provenance
@@ -91,7 +92,7 @@ def build_stage(cfg: TrainConfig, dist, dataset: MotionWindows) -> Stage:
         return [path]
 
     loss = stage1_loss(cfg, model)
-    validate = Validator(dataset.val_clips, dataset, loss, cfg, dist.device) if dataset.val_clips else None
+    validate = make_validator(dataset, loss, cfg, dist.device, model) if dist.main else None
     return Stage("stage1_motion", model, model.denoiser, loss, export, lambda m: m.denoiser, validate)
 
 

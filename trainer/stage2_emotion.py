@@ -13,6 +13,7 @@ out/motion_emotion.safetensors (emotion part only) and out/motion_full.safetenso
 both record the fingerprint of the stage 1 (the loaders refuse the emotion module on another one).
 Refused: a dataset without any emotion label, or prepared with another audio encoder than the stage 1.
 --init-from takes the emotion module of an emotion or full checkpoint as the starting weights.
+Validation on held-out identities (trainer/validation.py) adds val/emotion_acc (trainer/val_emotion.py).
 """
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ from playmate_core.motion.playmate.model import MotionModel
 from .batches import diffusion_inputs, drop_current_audio, eps_mse
 from .common import set_requires_grad
 from .config import TrainConfig, stage_arguments, stage_config
-from .data import DatasetError, MotionWindows, load_clips, split_identities
+from .data import DatasetError, MotionWindows, load_clips
 from .loop import Stage, run
 from .provenance import check_face_weights, dataset_provenance
-from .validation import Validator
+from .validation import holdout, make_validator
 
 log = logging.getLogger("playmate.trainer")
 EXPORTS = {"emotion": "motion_emotion.safetensors", "all": "motion_full.safetensors"}
@@ -117,7 +118,7 @@ def build_stage(cfg: TrainConfig, dist, dataset: MotionWindows) -> Stage:
         return paths
 
     loss = stage2_loss(cfg, model)
-    validate = Validator(dataset.val_clips, dataset, loss, cfg, dist.device) if dataset.val_clips else None
+    validate = make_validator(dataset, loss, cfg, dist.device, model) if dist.main else None
     return Stage("stage2_emotion", model, model.emotion, loss, export, lambda m: m.emotion, validate)
 
 
@@ -136,7 +137,7 @@ def make_dataset(data: str | Path, cfg: TrainConfig) -> MotionWindows:
     provenance = dataset_provenance(data)
     check_face_weights(provenance, cfg.face_weights)
     check_encoder(stage1, provenance, data)
-    train, val = split_identities(load_clips(data, cfg.data.min_frames), cfg.val.fraction, cfg.val.identities)
+    train, val = holdout(load_clips(data, cfg.data.min_frames), cfg.val)
     labelled = sum(c.emotion < len(stage1.emotion_labels) for c in train)
     if not labelled:
         raise DatasetError(f"stage 2 learns emotion from labelled clips, but none of the {len(train)} training clips "

@@ -164,3 +164,16 @@ class NearestCentroid:
         for t, p in zip(labels, pred):
             confusion[(t, p)] = confusion.get((t, p), 0) + 1
         return {"accuracy": float(np.mean([t == p for t, p in zip(labels, pred)])), "confusion": confusion}
+
+
+def expression_centre(motions) -> np.ndarray:
+    """(63,) mean expression over every frame of one identity's clips (each (N_i,70) motion or (N_i,63) exp):
+    the reference an emotion feature is measured from (the person's average face, so that who the
+    person is cancels out and what remains is how the expression departs from it)."""
+    return np.concatenate([_exp(m) for m in motions]).mean(axis=0)
+
+
+def emotion_feature(values: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """(N,70) motion of one clip -> (63,) its mean expression minus `centre` (the identity's
+    expression_centre, or a known neutral face): the per-clip feature NearestCentroid classifies."""
+    return _exp(values).mean(axis=0) - np.asarray(centre, np.float64).reshape(-1)
