@@ -5,6 +5,7 @@ Imported only inside ComfyUI (they need comfy_api); playmate_core never imports 
 from comfy_api.v0_0_2 import ComfyExtension, io
 
 from . import runtime
+from .dub_nodes import DubVideo, VideoFaceSource
 from .edit_nodes import BlinksAndSilence, ExpressionEdit
 from .loaders import DownloadPlaymateModels, LoadPlaymateModels
 from .motion_io import LoadMotion, MotionPreview, SaveMotion
@@ -14,6 +15,7 @@ from .render_nodes import RenderFrames, RenderVideo
 NODES = [LoadPlaymateModels, DownloadPlaymateModels, ExtractMotion, AudioToMotion, PoseOverride, RenderFrames,
          RenderVideo, SaveMotion, LoadMotion, MotionPreview]
 NODES += [BlinksAndSilence, ExpressionEdit]
+NODES += [VideoFaceSource, DubVideo]
 
 
 class PlaymateExtension(ComfyExtension):

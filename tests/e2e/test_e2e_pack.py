@@ -13,6 +13,7 @@ EXPECTED_NODES = [
     "PlaymateLoadModels", "PlaymateDownloadModels", "PlaymateExtractMotion", "PlaymateAudioToMotion",
     "PlaymatePoseOverride", "PlaymateRenderFrames", "PlaymateRenderVideo", "PlaymateSaveMotion",
     "PlaymateLoadMotion", "PlaymateMotionPreview", "PlaymateBlinksSilence", "PlaymateExpressionEdit",
+    "PlaymateVideoFaceSource", "PlaymateDubVideo",
 ]
 PACK_MODULE = f"custom_nodes.{comfy_server.PACK_NAME}"
 

@@ -117,7 +117,7 @@ def test_cfg_matches_hand_computed_eq8():
         assert not torch.allclose(eps_ae, eps_au, atol=1e-3)         # emotion is active in this model
 
 
-def test_emotion_guidance_leaves_pose_untouched():
+def test_emotion_guidance_leaves_pose_untouched_within_one_step():
     model = active_model(emotion=True)
     ctx_a, ctx_0, f_id, emo, x = _window_inputs(model, emotion="angry")
     with torch.inference_mode():
@@ -129,6 +129,30 @@ def test_emotion_guidance_leaves_pose_untouched():
         pose_no_e = GuidedEpsilon(model.denoiser, model.emotion, ctx_a, ctx_0, f_id, emo, 2.0, 0.0)(x, 300)[..., 63:]
         pose_e = GuidedEpsilon(model.denoiser, model.emotion, ctx_a, ctx_0, f_id, emo, 2.0, 3.0)(x, 300)[..., 63:]
         assert torch.allclose(pose_no_e, pose_e, atol=1e-5)
+
+
+def test_pose_locked_pair_is_eq8_per_chain_with_chain0_pose():
+    """One step of the pair generate.py samples with an emotion: chain 0 is the emotion-free eq. 8,
+    chain 1 is eq. 8 with the emotion on its own x_t and context (expression), chain 0's pose bit for
+    bit. Over whole generations: tests/motion/test_pose_decoupling.py."""
+    model = active_model(emotion=True)
+    d, em = model.denoiser, model.emotion
+    ctx_a, ctx_0, f_id, emo, x = _window_inputs(model, emotion="angry")
+    ctx_a1, ctx_01, _, _, x1 = _window_inputs(model, seed=1)                # chain 1: its own prev frames
+    x1[..., 63:] = x[..., 63:]                                              # same noisy pose, other expression
+    pair_x = torch.cat([x, x1])
+    with torch.inference_mode():
+        for w_a, w_e in ((1.5, 1.5), (2.0, 3.0), (1.0, 0.5), (0.0, 2.0)):
+            pair = GuidedEpsilon(d, em, torch.cat([ctx_a, ctx_a1]), torch.cat([ctx_0, ctx_01]), f_id, emo,
+                                 w_a, w_e)(pair_x, 500)                      # 2,T,70
+            free = GuidedEpsilon(d, em, ctx_a, ctx_0, f_id, None, w_a, w_e)(x, 500)
+            alone = GuidedEpsilon(d, em, ctx_a1, ctx_01, f_id, emo, w_a, w_e)(x1, 500)
+            assert torch.allclose(pair[0], free[0], atol=1e-5)
+            assert torch.allclose(pair[1, :, :63], alone[0, :, :63], atol=1e-5)
+            assert torch.equal(pair[1, :, 63:], pair[0, :, 63:])
+            assert not torch.allclose(pair[1, :, 63:], alone[0, :, 63:], atol=1e-3)   # its own pose would differ
+        with pytest.raises(ValueError, match="two"):
+            GuidedEpsilon(d, em, torch.cat([ctx_a, ctx_a1]), torch.cat([ctx_0, ctx_01]), f_id, None, 1.5, 1.5)
 
 
 def test_emotion_blocks_at_init_are_exact_identity():

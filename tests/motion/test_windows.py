@@ -70,6 +70,28 @@ def test_seams_have_no_jump():
     assert (naive[1:] - naive[:-1]).abs().amax(dim=1).max() > 3 * smooth_step   # a hard cut would jump
 
 
+def test_chains_stitch_independently_and_keep_shared_values_shared():
+    """stitch(chains=2): each chain reads its own previous frames; values on which the chains agree
+    (here the pose dims) stay bit-identical through blending and pose smoothing; chain 0 alone gives
+    the 2-D result."""
+    n, record = 300, []
+    single = stitch(n, T, P, torch.zeros(1, 70), _fake_windows([0.0, 0.4, -0.2]))
+
+    def pair(k, start, prev, virtual):
+        record.append((start, prev.clone()))
+        base = _fake_windows([0.0, 0.4, -0.2])(k, start, prev, virtual)             # T,70
+        other = base.clone()
+        other[:, :63] += 0.1 * (k + 1) + prev[-1, 1, 0]                             # expression only
+        return torch.stack([base, other], dim=1)                                    # T,2,70
+
+    out = stitch(n, T, P, torch.zeros(1, 70), pair, chains=2)
+    assert out.shape == (n, 2, 70) and torch.equal(out[:, 0], single)
+    assert torch.equal(out[:, 0, 63:], out[:, 1, 63:])
+    assert (out[:, 0, :63] - out[:, 1, :63]).abs().min() > 0.05
+    for start, prev in record[1:]:                     # each chain reads its own final past (pose smoothing aside)
+        assert torch.equal(prev[:, :, :63], out[start - P:start, :, :63])
+
+
 def test_generate_returns_exactly_n_frames():
     model = active_model()
     for n in (1, 37, 80, 81, 230):

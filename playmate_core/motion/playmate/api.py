@@ -98,6 +98,8 @@ def generate_motion(model: MotionModel, waveform=None, sample_rate: int | None =
     Audio: `waveform` + `sample_rate` + `encoder` (AudioEncoder.encode(wav16k, fps) -> (N,L,D)), or
     precomputed `features` (N,L,D). emotion: None, a label ('happy', ...) with `intensity` 1-3 or
     None (unknown), or a track [(start_s, end_s, label, intensity), ...] (needs an emotion module).
+    The emotion changes the expression only: the head pose is that of emotion=None with the same
+    seed, audio and settings, to float rounding (pose-locked chains, generate.py; the trunk work doubles).
     w_a, w_e: audio / emotion guidance (paper eq. 8). steps: sampling steps; eta: 1 = ancestral
     (DDPM-like) sampling on the respaced schedule, the default; 0 = deterministic DDIM, which starts
     from alpha_bar(999) ~ 2e-9 where the eps -> x0 estimate is unusable and, in the learning benchmark,

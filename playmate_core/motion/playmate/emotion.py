@@ -1,7 +1,8 @@
 """Stage-2 emotion-control module (motion-model.md §2.8).
 
 Two DiT blocks with adaLN-Zero, inserted between the Conformer output h and the Exp-MLP (the
-Pose-MLP still reads h, so emotion changes expression only):
+Pose-MLP still reads h; over whole generations the sampler's pose-locked chains keep the head pose
+independent of the emotion, see generate.py):
 
     c_e = t_emb + w_emo E_emo + w_int E_int                     (B,T,D), per frame
     h   = h + g1 * MHSA(LN(h) (1 + a1) + b1)                     RoPE attention

@@ -1,19 +1,27 @@
-"""Multi-condition classifier-free guidance (paper eq. 8; motion-model.md §2.7).
+"""Multi-condition classifier-free guidance (paper eq. 8; motion-model.md §2.7), with pose-locked chains.
 
     eps = eps(0,0) + w_a [eps(a,0) - eps(0,0)] + w_e [eps(a,e) - eps(a,0)]
         = (1 - w_a) eps(0,0) + (w_a - w_e) eps(a,0) + w_e eps(a,e)
 
 a = audio, e = emotion, 0 = the learned null audio / the null-emotion row. Emotion enters after the
 Conformer, so eps(a,0) and eps(a,e) share one trunk pass: the trunk runs for (null audio, audio) as
-one batch of 2, the emotion blocks + Exp-MLP run once per branch (3), and the Pose-MLP once per trunk
-pass (2). Hence the pose part of eps(a,e) IS the pose part of eps(a,0): emotion guidance moves
-expression only. A branch whose coefficient in the second form is exactly 0 is skipped (w_a = 1: no
-null-audio trunk; w_a = w_e: no eps(a,0) emotion pass); the sum is unchanged up to float rounding.
+one batch, the emotion blocks + Exp-MLP once per branch, the Pose-MLP once per trunk pass. Within
+one step the pose part of eps(a,e) IS that of eps(a,0). Across steps it is not enough: the trunk
+reads the whole noisy motion, expression included, so an emotion would reach the pose through x_t
+(and through the previous frames of later windows). Hence the pair of chains (generate.py):
+
+    chain 0  emotion-free: eq. 8 with e = none, exactly the sampler of emotion=None; it owns the pose
+    chain 1  with the emotion: eq. 8 on its own x_t (its own expression, chain 0's pose); its
+             Pose-MLP is never run: its pose eps is chain 0's, and the sampler copies chain 0's pose
+
+All trunk passes of both chains run as one batch. A branch whose coefficient in the second form is
+exactly 0 is skipped (w_a = 1: no null-audio pass; w_a = w_e: no eps(a,0) emotion pass).
 """
 from __future__ import annotations
 
 import torch
 
+from ..layout import POSE
 from .denoiser import MotionDenoiser
 from .emotion import EmotionModule
 
@@ -23,12 +31,24 @@ def combine(eps_uu: torch.Tensor, eps_au: torch.Tensor, eps_ae: torch.Tensor, w_
     return eps_uu + w_a * (eps_au - eps_uu) + w_e * (eps_ae - eps_au)
 
 
+def eq8_branches(emotion: tuple | None, null: tuple | None, w_a: float, w_e: float) -> list:
+    """[(name, trunk row, emotion weights, coefficient)] of one chain, zero coefficients dropped."""
+    if emotion is None:
+        branches = [("uu", "null", null, 1 - w_a), ("au", "audio", null, w_a)]
+    else:
+        branches = [("uu", "null", null, 1 - w_a), ("au", "audio", null, w_a - w_e), ("ae", "audio", emotion, w_e)]
+    return [b for b in branches if b[3] != 0]
+
+
 class GuidedEpsilon:
     """eps for one window at any timestep, with the per-window conditions prepared once.
 
-    ctx_audio / ctx_null: (1,P+T,d) context tokens (denoiser.context_tokens) with the current-frame
-    audio real / null. f_id (1,126). emotion: None (no emotion term) or per-frame weights
-    ((1,T,9), (1,T,4)); requires an emotion module. Call: (x_t (1,T,70) fp32, t int) -> eps (1,T,70) fp32.
+    ctx_audio / ctx_null: (C,P+T,d) context tokens (denoiser.context_tokens) with the current-frame
+    audio real / null, one row per chain. C = 1: one chain guided with `emotion`. C = 2: the
+    pose-locked pair (module docstring): chain 0 emotion-free, chain 1 with `emotion` (required).
+    f_id (1,126). emotion: None (no emotion term) or per-frame weights ((1,T,9), (1,T,4)); requires
+    an emotion module. Call: (x_t (C,T,70) fp32, t int) -> eps (C,T,70) fp32, where chain 1's pose
+    part is chain 0's, bit for bit.
     """
 
     def __init__(self, denoiser: MotionDenoiser, emotion_module: EmotionModule | None, ctx_audio: torch.Tensor,
@@ -36,6 +56,10 @@ class GuidedEpsilon:
         if emotion is not None and emotion_module is None:
             raise ValueError("an emotion was given but this motion model has no emotion module; load the stage-2 "
                              "emotion checkpoint as well, or set emotion to None")
+        self.chains = ctx_audio.shape[0]
+        if self.chains not in (1, 2) or (self.chains == 2 and emotion is None):
+            raise ValueError(f"GuidedEpsilon takes one chain, or two (emotion-free + emotion) with an emotion; got "
+                             f"{self.chains} context rows and emotion={'set' if emotion is not None else None}")
         self.denoiser, self.emotion_module = denoiser, emotion_module
         self.dtype = denoiser.null_audio.dtype
         self.id_emb = denoiser.proj_id(f_id.to(self.dtype))                       # 1,d
@@ -44,32 +68,47 @@ class GuidedEpsilon:
         if emotion_module is not None:
             e, i = emotion_module.null_weights(t, ctx_audio.device)
             null = (e[None], i[None])                                              # (1,T,9), (1,T,4)
-        # branches: (name, trunk row, emotion weights, coefficient)
-        if emotion is None:
-            branches = [("uu", "null", null, 1 - w_a), ("au", "audio", null, w_a)]
-        else:
-            branches = [("uu", "null", null, 1 - w_a), ("au", "audio", null, w_a - w_e), ("ae", "audio", emotion, w_e)]
-        self.branches = [b for b in branches if b[3] != 0]
-        self.trunk_rows = [r for r in ("null", "audio") if any(b[1] == r for b in self.branches)]
-        self.ctx = torch.cat([{"null": ctx_null, "audio": ctx_audio}[r] for r in self.trunk_rows])   # R,P+T,d
+        per_chain = [emotion] if self.chains == 1 else [None, emotion]
+        # branches: (key, chain, trunk row, emotion weights, coefficient); chain 0 of a pair is "free:"
+        prefix = ["free:", ""] if self.chains == 2 else [""]
+        self.branches = [(prefix[c] + name, c, row, w, coef) for c, e in enumerate(per_chain)
+                         for name, row, w, coef in eq8_branches(e, null, w_a, w_e)]
+        self.trunk_rows = [(c, r) for c in range(self.chains) for r in ("null", "audio")
+                           if any(b[1] == c and b[2] == r for b in self.branches)]
+        ctx = {"null": ctx_null, "audio": ctx_audio}
+        self.ctx = torch.cat([ctx[r][c:c + 1] for c, r in self.trunk_rows])                                 # R,P+T,d
+        self.x_rows = torch.tensor([c for c, _ in self.trunk_rows], device=ctx_audio.device)                  # R
+        self.rows = [self.trunk_rows.index((b[1], b[2])) for b in self.branches]                               # K
+        self.pose_rows = [i for i, (c, _) in enumerate(self.trunk_rows) if c == 0]
         if emotion_module is not None:                                    # constant over the steps
             self.emo_rows, self.emo_index = emotion_module.distinct_rows(
-                torch.cat([b[2][0] for b in self.branches]), torch.cat([b[2][1] for b in self.branches]))  # U,d ; K,T
+                torch.cat([b[3][0] for b in self.branches]), torch.cat([b[3][1] for b in self.branches]))  # U,d ; K,T
 
     def branch_epsilons(self, x_t: torch.Tensor, t: int) -> dict:
-        """{branch name: eps (1,T,70) fp32} for the branches with a non-zero coefficient."""
+        """{branch key: eps (1,T,70) fp32} for the branches with a non-zero coefficient: 'uu', 'au',
+        'ae' (chain 0 of a pair: 'free:uu', 'free:au'). The pose part of a branch of a pair's chain 1
+        is chain 0's guided pose eps (the pose that chain follows)."""
         d = self.denoiser
         t_emb = d.embed_time(torch.tensor([t], device=x_t.device))                 # 1,d
-        h = d.trunk_forward(x_t.to(self.dtype), t_emb + self.id_emb, self.ctx)      # R,T,d
-        pose = d.pose_head(h)                                                       # R,T,7
-        rows = [self.trunk_rows.index(b[1]) for b in self.branches]
-        h_exp = h[rows]                                                             # K,T,d
+        x_in = x_t if self.chains == 1 else x_t[self.x_rows]                        # 1|R,T,70
+        h = d.trunk_forward(x_in.to(self.dtype), t_emb + self.id_emb, self.ctx)     # R,T,d
+        pose = d.pose_head(h[self.pose_rows] if self.chains == 2 else h)           # R0,T,7
+        h_exp = h[self.rows]                                                        # K,T,d
         if self.emotion_module is not None:
             h_exp = self.emotion_module.run(h_exp, t_emb + self.emo_rows, self.emo_index)   # K,T,d
         exp = d.exp_head(h_exp)                                                     # K,T,63
-        return {b[0]: torch.cat([exp[i:i + 1], pose[r:r + 1]], dim=-1).float()
-                for i, (b, r) in enumerate(zip(self.branches, rows))}
+        eps = {b[0]: torch.cat([exp[i:i + 1], pose[r:r + 1]], dim=-1).float()
+               for i, (b, r) in enumerate(zip(self.branches, self.rows)) if b[1] == 0}
+        if self.chains == 2:
+            locked = sum(b[4] * eps[b[0]] for b in self.branches if b[1] == 0)[..., POSE]
+            eps.update({b[0]: torch.cat([exp[i:i + 1].float(), locked], dim=-1)
+                        for i, b in enumerate(self.branches) if b[1] == 1})
+        return eps
 
     def __call__(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         eps = self.branch_epsilons(x_t, t)
-        return sum(b[3] * eps[b[0]] for b in self.branches)                        # 1,T,70
+        out = torch.cat([sum(b[4] * eps[b[0]] for b in self.branches if b[1] == c)
+                         for c in range(self.chains)])                             # C,T,70
+        if self.chains == 2:
+            out[1:, :, POSE] = out[:1, :, POSE]                                    # exact, not a rounded sum
+        return out

@@ -10,6 +10,10 @@ N frames are generated as windows of T = 80 frames, each conditioned on P = 10 p
         alpha_i = 1/2 - 1/2 cos(pi (i + 1) / (O + 1)),  final = (1 - alpha) old + alpha new
     frames before s_k are never changed again, so every prev block is final when it is read.
     After all windows: a light 3-tap [1/4, 1/2, 1/4] average of the 7 pose dims around each seam.
+
+The motion may carry extra dims between frames and values, (N, C, 70): C chains sampled side by side
+(generate.py's pose-locked pair), each with its own previous frames; every operation is per chain and
+per value, so chains that agree on some values agree on them after stitching too.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ def blend_ramp(length: int, device=None) -> torch.Tensor:
 
 
 def previous_frames(final: torch.Tensor, start: int, prev: int, source_z: torch.Tensor) -> tuple:
-    """Prev block of the window at `start`: ((P,70) normalised motion, (P,) bool 'virtual' mask).
+    """Prev block of the window at `start`: ((P,[C,]70) normalised motion, (P,) bool 'virtual' mask).
 
     Virtual frames (index < 0) are the source frame; their audio is the null embedding."""
     idx = torch.arange(start - prev, start)
@@ -51,34 +55,37 @@ def previous_frames(final: torch.Tensor, start: int, prev: int, source_z: torch.
 
 
 def smooth_pose_seams(z: torch.Tensor, seams: list) -> torch.Tensor:
-    """3-tap [1/4, 1/2, 1/4] average of the pose dims on frames [a - 1, b] of each blended seam [a, b)."""
+    """3-tap [1/4, 1/2, 1/4] average of the pose dims on frames [a - 1, b] of each blended seam [a, b).
+    z (N,[C,]70)."""
     if not seams or z.shape[0] < 3:
         return z
-    pose = z[:, POSE]
+    pose = z[..., POSE]
     smooth = pose.clone()
     smooth[1:-1] = 0.25 * pose[:-2] + 0.5 * pose[1:-1] + 0.25 * pose[2:]
     out = z.clone()
     for a, b in seams:
         lo, hi = max(a - 1, 1), min(b + 1, z.shape[0] - 1)
-        out[lo:hi, POSE] = smooth[lo:hi]
+        out[lo:hi, ..., POSE] = smooth[lo:hi]
     return out
 
 
 def stitch(n: int, window: int, prev: int, source_z: torch.Tensor,
            sample_window: Callable[[int, int, torch.Tensor, torch.Tensor], torch.Tensor],
-           overlap: int = OVERLAP) -> torch.Tensor:
+           overlap: int = OVERLAP, chains: int | None = None) -> torch.Tensor:
     """Run `sample_window(k, start, prev_block (P,70), virtual (P,)) -> (T,70)` over all windows and
-    return the stitched normalised motion (max(n, T), 70). Only the output sequence and one window
-    live at a time, so memory does not grow with the number of windows."""
+    return the stitched normalised motion (max(n, T), 70). With `chains` = C the blocks are (P,C,70)
+    and (T,C,70) and the result (max(n, T), C, 70), every chain starting from source_z. Only the
+    output sequence and one window live at a time, so memory does not grow with the number of windows."""
     total = max(n, window)
-    final = torch.zeros(total, source_z.shape[-1], dtype=torch.float32, device=source_z.device)
+    shape = (source_z.shape[-1],) if chains is None else (chains, source_z.shape[-1])
+    final = torch.zeros(total, *shape, dtype=torch.float32, device=source_z.device)
     written, seams = 0, []
     for k, start in enumerate(window_starts(total, window, window - overlap)):
         block, virtual = previous_frames(final, start, prev, source_z)
         new = sample_window(k, start, block, virtual).float()                 # T,70
         shared = written - start
         if shared > 0:
-            ramp = blend_ramp(shared, final.device)[:, None]
+            ramp = blend_ramp(shared, final.device).view(-1, *[1] * len(shape))
             final[start:written] = torch.lerp(final[start:written], new[:shared], ramp)
             seams.append((start, written))
         final[start + max(shared, 0):start + window] = new[max(shared, 0):]
