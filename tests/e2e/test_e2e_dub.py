@@ -1,6 +1,6 @@
 """Video dubbing through the real server (workflows/api/dub_video_api.json, demo models) on a REAL talking-face
-video the code never saw (../shared/real-media, re-timed to 25 and 29.97 fps, with frames where the person has
-left, shorter than the audio):
+recording (../shared/real-media via tests/pipeline/dub_helpers.py, re-timed to 25 and 29.97 fps, with frames
+where the person has left, shorter than the audio):
 
 * exactly ceil(audio x fps) frames at the source's own rate, and an AAC track holding the whole input audio;
 * frames without the face are bit-identical to the input frames (lossless crf 0: compared with the writer's own
