@@ -17,6 +17,7 @@ from nets import perturb_
 from trainer import stage1_motion, stage2_emotion
 from trainer.common import TrainingError
 from trainer.data import DatasetError, MotionWindows, compute_stats, load_clips
+from trainer_helpers import one_thread  # noqa: E402,F401  (autouse: one torch thread per test)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,14 +54,6 @@ def write_dataset(root: Path, clips=None, layers: int = 2, dim: int = 32, nan_cl
                      "audio": f"audio/{clip_id}.safetensors"})
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

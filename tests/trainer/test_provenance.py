@@ -16,14 +16,7 @@ from test_motion import TINY, write_dataset
 from trainer import stage0_face, stage1_motion, stage2_emotion
 from trainer.data import DatasetError, compute_stats, load_clips
 from trainer_helpers import write_random_vgg19, write_tiny_encoder, write_tiny_liveportrait
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from trainer_helpers import one_thread  # noqa: E402,F401  (autouse: one torch thread per test)
 
 
 @pytest.fixture(scope="module")

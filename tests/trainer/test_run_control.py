@@ -17,16 +17,9 @@ from test_motion import TINY, write_dataset
 from trainer import stage1_motion, stage2_emotion
 from trainer.common import TrainingError
 from trainer.data import DatasetError
+from trainer_helpers import one_thread  # noqa: E402,F401  (autouse: one torch thread per test)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from playmate_core.motion import read_motion_checkpoint
 from test_motion import TINY, write_dataset
@@ -14,17 +13,10 @@ from trainer import stage1_motion
 from trainer.config import TrainConfig, load_config
 from trainer.data import load_clips
 from trainer.validation import holdout
+from trainer_helpers import one_thread  # noqa: E402,F401  (autouse: one torch thread per test)
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "trainer" / "configs" / "base.yaml"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def run_base(data: Path, out: Path) -> dict:

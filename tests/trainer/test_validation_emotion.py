@@ -19,17 +19,10 @@ from trainer.config import TrainConfig, load_config
 from trainer.data import compute_stats, load_clips
 from trainer.val_emotion import EmotionAccuracy
 from trainer.validation import holdout
+from trainer_helpers import one_thread  # noqa: E402,F401  (autouse: one torch thread per test)
 
 LABELS = ("angry", "happy", "sad")
 PEOPLE = ("p0", "p1", "p2", "p3", "p4")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def offsets() -> dict:

@@ -18,14 +18,7 @@ from playmate_core import FaceEngineConfig, build_face_modules, save_weights  # 
 from test_motion import TINY  # noqa: E402
 from trainer import prepare_data, stage1_motion  # noqa: E402
 from trainer_helpers import write_tiny_encoder, write_video  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from trainer_helpers import one_thread  # noqa: E402,F401  (autouse: one torch thread per test)
 
 
 @pytest.fixture(scope="module")

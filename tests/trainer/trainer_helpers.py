@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 
@@ -70,3 +71,12 @@ def write_random_vgg19(path: Path) -> Path:
     torch.manual_seed(0)
     torch.save(VGG19().state_dict(), str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per test (importing this fixture into a test module turns it on there)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
