@@ -9,6 +9,8 @@ RTF = compute seconds per second of generated motion, for ~20 s of motion (500 f
 faster than real time. Each row runs in a fresh subprocess (its peak RSS is its own: interpreter +
 model + activations), after a 1-window warm-up; the 20 s generation is timed --repeats times and the
 row reports the median (and the minimum: on a shared machine the minimum is the least disturbed run).
+dtype "auto" is what Playmate Load Models' precision=auto gives the motion model on this CPU
+(playmate_core.motion.precision: bf16 with AMX / AVX512-BF16, else fp32).
 Models are randomly initialised (timing does not depend on the weights). Guidance modes (per
 denoising step):
 
@@ -53,6 +55,11 @@ def worker(preset: str, dtype: str, steps: int, mode: str, threads: int, repeats
     from playmate_core.motion import build_motion_model, generate_motion
     emotion, w_a, w_e, with_module = MODES[mode]
     torch.manual_seed(0)
+    label = dtype
+    if dtype == "auto":                                   # what the nodes pick on this CPU
+        from playmate_core.motion.precision import auto_cpu_motion_dtype
+        dtype = str(auto_cpu_motion_dtype()).removeprefix("torch.")
+        label = f"auto = {dtype}"
     model = build_motion_model(preset, emotion=with_module).to(dtype=getattr(torch, dtype))
     cfg = model.config
     src = {"kp": torch.zeros(1, 21, 3), "exp": torch.zeros(1, 21, 3), "pitch": torch.zeros(1, 1),
@@ -68,7 +75,7 @@ def worker(preset: str, dtype: str, steps: int, mode: str, threads: int, repeats
         times.append(time.perf_counter() - t0)
     load.append(os.getloadavg()[0])
     seconds = statistics.median(times)
-    return {"preset": preset, "dtype": dtype, "steps": steps, "mode": mode, "seconds": seconds,
+    return {"preset": preset, "dtype": label, "steps": steps, "mode": mode, "seconds": seconds,
             "seconds_min": min(times), "repeats": len(times), "rtf": seconds / SECONDS, "rtf_min": min(times) / SECONDS,
             "windows": calls[-1] // steps, "ms_per_step": 1000 * seconds / calls[-1], "load_1min": load,
             "params_m": model.parameter_counts()["total"] / 1e6,
@@ -144,7 +151,7 @@ def plan(quick: bool) -> list:
     if quick:
         return [("tiny", "float32", 2, mode) for mode in MODES]
     rows = [(p, "float32", s, m) for p in ("tiny", "base") for s in (25, 50) for m in MODES]
-    return rows + [("base", "bfloat16", s, m) for s in (25, 50) for m in MODES]
+    return rows + [("base", dt, s, m) for dt in ("bfloat16", "auto") for s in (25, 50) for m in MODES]
 
 
 def to_markdown(rows: list, encoder: dict) -> str:

@@ -10,12 +10,14 @@ from .edit_nodes import BlinksAndSilence, ExpressionEdit
 from .loaders import DownloadPlaymateModels, LoadPlaymateModels
 from .motion_io import LoadMotion, MotionPreview, SaveMotion
 from .motion_nodes import AudioToMotion, ExtractMotion, PoseOverride
+from .motion_options import BACKEND_OPTION_NODES, EmotionOptions, SamplingOptions
 from .render_nodes import RenderFrames, RenderVideo
 
 NODES = [LoadPlaymateModels, DownloadPlaymateModels, ExtractMotion, AudioToMotion, PoseOverride, RenderFrames,
          RenderVideo, SaveMotion, LoadMotion, MotionPreview]
 NODES += [BlinksAndSilence, ExpressionEdit]
 NODES += [VideoFaceSource, DubVideo]
+NODES += [EmotionOptions, SamplingOptions, *BACKEND_OPTION_NODES]
 
 
 class PlaymateExtension(ComfyExtension):

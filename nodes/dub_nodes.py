@@ -10,7 +10,7 @@ from ..playmate_core.pipeline.dub import DubOptions, dub_video, video_face_sourc
 from ..playmate_core.pipeline.dub_timing import DUB_POLICIES
 from ..playmate_core.timebase import MAX_FPS
 from . import runtime
-from .types import Models, Motion, Source
+from .types import Models, Motion, Source, schema
 
 CATEGORY = "Playmate/video"
 _VIDEO_TIP = "The video of the person to dub, e.g. from Load Video (read frame by frame from its file)."
@@ -24,15 +24,15 @@ _POLICY_TIP = ("When the audio is longer than the video: trim (error: the video 
 class VideoFaceSource(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateVideoFaceSource",
             display_name="Playmate Video Face Source",
             category=CATEGORY,
             description="The source portrait for dubbing a video: the first frame where the chosen face appears, "
-                        "cropped and run through LivePortrait's F and M (like Extract Motion on a still). Connect it "
-                        "to Audio To Motion; only the frames up to that face are read.",
+                        "cropped and read by LivePortrait (like Extract Motion on a still). Connect it to Audio To "
+                        "Motion; only the frames up to that face are read.",
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models."),
+                Models.Input("models", tooltip="From Playmate Load Models."),
                 io.Video.Input("video", tooltip=_VIDEO_TIP),
                 io.Int.Input("face_index", default=0, min=0, max=31, tooltip=_FACE_TIP),
             ],
@@ -52,7 +52,7 @@ class VideoFaceSource(io.ComfyNode):
 class DubVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateDubVideo",
             display_name="Playmate Dub Video",
             category=CATEGORY,
@@ -62,8 +62,9 @@ class DubVideo(io.ComfyNode):
                         "identity stay the frame's own, and frames without the face pass through unchanged. Streams "
                         "decode -> render -> encode into an H.264 + AAC mp4 with the whole audio (memory does not grow "
                         "with length). Exactly ceil(audio seconds x fps) frames.",
+            search_aliases=["lip sync", "video dubbing", "talking head", "avatar"],
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models."),
+                Models.Input("models", tooltip="From Playmate Load Models."),
                 io.Video.Input("video", tooltip=_VIDEO_TIP),
                 Motion.Input("motion", tooltip="Motion from Audio To Motion, made from the SAME audio with the source "
                                                "from Playmate Video Face Source."),

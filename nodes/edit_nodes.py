@@ -11,7 +11,7 @@ from ..playmate_core.pipeline.keypoint_map import CONTROLS
 from ..playmate_core.pipeline.silence import EASE_S
 from ..playmate_core.timebase import MAX_FPS, MIN_FPS
 from . import runtime
-from .types import Models, Motion, Source
+from .types import Models, Motion, Source, schema
 
 CATEGORY = "Playmate/motion"
 _KEYFRAMES_TIP = ("Keyframed controls, one per line: 'control: seconds:value, seconds:value, ...', linear in between "
@@ -29,7 +29,7 @@ def _control_input(name: str):
 class BlinksAndSilence(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateBlinksSilence",
             display_name="Playmate Blinks & Silence",
             category=CATEGORY,
@@ -66,7 +66,7 @@ class BlinksAndSilence(io.ComfyNode):
 class ExpressionEdit(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateExpressionEdit",
             display_name="Playmate Expression Edit",
             category=CATEGORY,
@@ -75,7 +75,7 @@ class ExpressionEdit(io.ComfyNode):
                         "backend or, without a motion, on the still portrait. Shows rendered frames on the node "
                         "(enable auto-queue and drag a slider for a live preview).",
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models (renders the preview)."),
+                Models.Input("models", tooltip="From Playmate Load Models (renders the preview)."),
                 Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
                 *(_control_input(name) for name in CONTROLS),
                 io.String.Input("keyframes", default="", multiline=True, tooltip=_KEYFRAMES_TIP),

@@ -1,7 +1,8 @@
 """Every entrance from a prompt, checked: names resolve inside their folders, combos hold listed values,
 media and files stay within bounds. Part of the runtime adapter (nodes/runtime.py re-exports it).
 
-    name (a model slot, Load Motion's file) --resolve_* / check_name--> a path inside that slot's folders,
+    name (a model slot, Load Motion's file: input/ or '<name> [output]') --resolve_* / check_name--> a path
+                                            inside that slot's folders,
                                             or ONE refusal naming the slot and the folders searched
     combo value --check_combos (validate_inputs)--> True, or the valid values (HTTP 400 at submission)
     AUDIO --checked_audio--> rate / duration / finite checked, louder than full scale scaled (same dict out)
@@ -168,12 +169,18 @@ def resolve_encoder(name: str) -> Path:
 
 
 # ---- input and output files -------------------------------------------------------------------------
-def input_files(suffix: str) -> list:
-    """Files under ComfyUI's input folder (recursively) whose names end with `suffix`."""
-    root = Path(folder_paths.get_input_directory())
+OUTPUT_TAG = " [output]"          # how a file of the output folder is shown in a Load list (ComfyUI's own mark)
+
+
+def _files_under(root: Path, suffix: str) -> list:
     if not root.is_dir():
         return []
     return sorted(str(p.relative_to(root)).replace(os.sep, "/") for p in root.rglob(f"*{suffix}") if p.is_file())
+
+
+def input_files(suffix: str) -> list:
+    """Files under ComfyUI's input folder (recursively) whose names end with `suffix`."""
+    return _files_under(Path(folder_paths.get_input_directory()), suffix)
 
 
 def resolve_input_file(name: str, suffix: str, slot: str = "file") -> Path:
@@ -181,6 +188,23 @@ def resolve_input_file(name: str, suffix: str, slot: str = "file") -> Path:
     root = Path(folder_paths.get_input_directory())
     check_name(slot, name, input_files(suffix), [root])
     return root / name
+
+
+def saved_files(suffix: str) -> list:
+    """The input folder's files (plain relative names), then the output folder's, marked ' [output]', so
+    what a Save node wrote can be loaded back without moving it."""
+    out = _files_under(Path(folder_paths.get_output_directory()), suffix)
+    return input_files(suffix) + [f"{n}{OUTPUT_TAG}" for n in out]
+
+
+def resolve_saved_file(name: str, suffix: str, slot: str = "file") -> Path:
+    """A saved_files entry -> its path; only listed entries (an input name ends with `suffix`, an output
+    name with OUTPUT_TAG, so the two never mix)."""
+    roots = [Path(folder_paths.get_input_directory()), Path(folder_paths.get_output_directory())]
+    check_name(slot, name, saved_files(suffix), roots)
+    if name.endswith(OUTPUT_TAG):
+        return roots[1] / name[: -len(OUTPUT_TAG)]
+    return roots[0] / name
 
 
 def output_path(prefix: str, suffix: str, width: int = 0, height: int = 0) -> tuple:

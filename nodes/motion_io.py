@@ -8,7 +8,8 @@ from comfy_api.v0_0_2 import io, ui
 
 from ..playmate_core.pipeline import MOTION_SUFFIX, draw_motion_preview, load_motion_file, save_motion_file
 from . import runtime
-from .types import Motion
+from .entrances import OUTPUT_TAG, resolve_saved_file, saved_files
+from .types import Motion, schema
 
 CATEGORY = "Playmate/motion"
 
@@ -16,13 +17,13 @@ CATEGORY = "Playmate/motion"
 class SaveMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateSaveMotion",
             display_name="Playmate Save Motion",
             category=CATEGORY,
             description=f"Saves a motion as a small {MOTION_SUFFIX} file in the output folder (70 numbers a frame), "
-                        "to re-render later or on another portrait without sampling again. Move it to the input "
-                        "folder to load it with Playmate Load Motion.",
+                        "to render it again later or on another portrait without sampling again. Playmate Load "
+                        "Motion lists it as '<name> [output]' (refresh with R).",
             inputs=[
                 Motion.Input("motion", tooltip="The motion to save."),
                 io.String.Input("filename_prefix", default="playmate/motion",
@@ -37,35 +38,37 @@ class SaveMotion(io.ComfyNode):
         with runtime.named_errors("Playmate Save Motion"):
             path, _, subfolder = runtime.output_path(filename_prefix, MOTION_SUFFIX)
             save_motion_file(path, motion, staging_dir=runtime.staging_dir())
-            name = os.path.basename(path)
-            text = f"saved {len(motion)} frames at {motion.fps:g} fps to output/{subfolder + '/' if subfolder else ''}{name}"
-            return io.NodeOutput(ui={"text": [text],
-                                     "playmate_motion": [ui.SavedResult(name, subfolder, io.FolderType.output)]})
+            entry = f"{subfolder + '/' if subfolder else ''}{os.path.basename(path)}{OUTPUT_TAG}"
+            text = f"saved {len(motion)} frames at {motion.fps:g} fps; in Playmate Load Motion: {entry}"
+            saved = ui.SavedResult(os.path.basename(path), subfolder, io.FolderType.output)
+            return io.NodeOutput(ui={"text": [text], "playmate_motion": [saved]})
 
 
 class LoadMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        files = runtime.input_files(MOTION_SUFFIX)
-        return io.Schema(
+        files = saved_files(MOTION_SUFFIX)
+        return schema(
             node_id="PlaymateLoadMotion",
             display_name="Playmate Load Motion",
             category=CATEGORY,
-            description=f"Loads a {MOTION_SUFFIX} file written by Playmate Save Motion from ComfyUI's input folder.",
-            inputs=[io.Combo.Input("file", options=files or [f"(put a {MOTION_SUFFIX} file in input/)"],
-                                   tooltip=f"A {MOTION_SUFFIX} file in ComfyUI's input folder (sub-folders too).")],
+            description=f"Loads a {MOTION_SUFFIX} file written by Playmate Save Motion: from ComfyUI's output folder "
+                        "(entries marked [output]) or its input folder.",
+            inputs=[io.Combo.Input("file", options=files or ["(save a motion with Playmate Save Motion first)"],
+                                   tooltip=f"A {MOTION_SUFFIX} file: '[output]' = in the output folder (where Save "
+                                           f"Motion writes), otherwise in the input folder. Refresh (R) after saving.")],
             outputs=[Motion.Output(display_name="motion")],
         )
 
     @classmethod
     def execute(cls, file) -> io.NodeOutput:
         with runtime.named_errors("Playmate Load Motion"):
-            return io.NodeOutput(load_motion_file(runtime.resolve_input_file(file, MOTION_SUFFIX)))
+            return io.NodeOutput(load_motion_file(resolve_saved_file(file, MOTION_SUFFIX)))
 
     @classmethod
     def fingerprint_inputs(cls, file):
         try:
-            path = runtime.resolve_input_file(file, MOTION_SUFFIX)
+            path = resolve_saved_file(file, MOTION_SUFFIX)
         except ValueError:
             return f"refused:{file}"
         return f"{path}:{path.stat().st_mtime_ns if path.is_file() else 0}"
@@ -73,17 +76,16 @@ class LoadMotion(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, file=None):
         try:
-            runtime.resolve_input_file(file, MOTION_SUFFIX)
+            resolve_saved_file(file, MOTION_SUFFIX)
         except ValueError as exc:
-            return f"Playmate Load Motion: {exc} Save a motion with Playmate Save Motion and move it from output/ " \
-                   f"to input/."
+            return f"Playmate Load Motion: {exc} Save a motion with Playmate Save Motion first."
         return True
 
 
 class MotionPreview(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateMotionPreview",
             display_name="Playmate Motion Preview",
             category=CATEGORY,

@@ -4,37 +4,28 @@ from __future__ import annotations
 import torch
 from comfy_api.v0_0_2 import io
 
-from ..playmate_core.motion.backend import BackendOption, MotionRequest, backend_options, describe_backends
-from ..playmate_core.motion.labels import EMOTION_LABELS
+from ..playmate_core.motion.backend import MotionRequest
 from ..playmate_core.pipeline import DRIVING_MODES, POSE_SOURCES, extract_source_and_motion, pose_override
 from ..playmate_core.timebase import MAX_FPS, MIN_FPS
 from . import runtime
-from .types import Models, Motion, Source
+from .types import ALIASES, Emotion, Models, Motion, MotionOptions, Source, schema
 
 CATEGORY = "Playmate"
-
-
-def _option_input(spec: BackendOption):
-    """A backend's own option (declared in the core) -> an optional widget, so a new backend needs no node change."""
-    if spec.kind == "bool":
-        return io.Boolean.Input(spec.name, default=spec.default, optional=True, tooltip=spec.tooltip)
-    widget = io.Float if spec.kind == "float" else io.Int
-    return widget.Input(spec.name, default=spec.default, min=spec.minimum, max=spec.maximum, step=spec.step,
-                        optional=True, tooltip=spec.tooltip)
 
 
 class ExtractMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateExtractMotion",
             display_name="Playmate Extract Motion",
             category=CATEGORY,
-            description="Crops the face and runs LivePortrait's appearance (F) and motion (M) extractors. One image: the "
-                        "source portrait (appearance, crop, pose) and its one-frame motion. A batch of video frames: "
-                        "the source from the first frame with a face, plus per-frame driving motion.",
+            description="Finds and crops the face, then reads its appearance, expression and head pose with "
+                        "LivePortrait. One image: the source portrait and its one-frame motion. A batch of video "
+                        "frames: the source from the first frame with a face, plus the video's motion frame by "
+                        "frame (to drive the head). The crops output shows the crop to check crop_scale and shifts.",
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models."),
+                Models.Input("models", tooltip="From Playmate Load Models."),
                 io.Image.Input("image", tooltip="A portrait (one image) or a driving video's frames (a batch)."),
                 io.Float.Input("crop_scale", default=2.3, min=1.0, max=4.0, step=0.05,
                                tooltip="Crop side / face size; larger keeps more hair, shoulders and background."),
@@ -75,61 +66,53 @@ class ExtractMotion(io.ComfyNode):
 class AudioToMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateAudioToMotion",
             display_name="Playmate Audio To Motion",
             category=CATEGORY,
-            description="Speech -> expression and head-pose motion, exactly ceil(duration x fps) frames, window by "
-                        "window for long audio, from the motion model chosen in Load Playmate Models. Options that "
-                        "do not apply to the loaded backend are ignored (the log names them). Backends: "
-                        + describe_backends(),
+            description="Speech -> lip, face and head motion for the portrait, exactly ceil(duration x fps) frames, "
+                        "window by window for long audio, from the motion model chosen in Playmate Load Models. "
+                        "Optional: an emotion (Playmate Emotion, for a Playmate model with its emotion module) and "
+                        "the model's own settings (Playmate Sampling Options, Playmate JoyVASA Options); left "
+                        "unconnected, the defaults apply.",
+            search_aliases=ALIASES,
             inputs=[
-                Models.Input("models", tooltip="From Load Playmate Models (with a motion model)."),
+                Models.Input("models", tooltip="From Playmate Load Models (with a motion model)."),
                 Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
                 io.Audio.Input("audio", tooltip="Speech (any sample rate, mono or stereo), e.g. from Load Audio."),
-                io.Combo.Input("emotion", options=["none", *EMOTION_LABELS], default="none",
-                               tooltip="Emotion for the whole clip (needs the emotion model); 'none' = no emotion "
-                                       "condition. An emotion_track overrides it."),
-                io.Int.Input("intensity", default=0, min=0, max=3,
-                             tooltip="Emotion intensity 1-3 (MEAD levels); 0 = unspecified."),
-                io.Float.Input("cfg_audio", default=1.5, min=0.0, max=10.0, step=0.05,
-                               tooltip="Audio guidance w_a (paper: 1.5); 0 ignores the audio."),
-                io.Float.Input("cfg_emotion", default=1.5, min=0.0, max=10.0, step=0.05,
-                               tooltip="Emotion guidance w_e (paper: 1.5); higher = stronger emotion."),
-                io.Int.Input("steps", default=25, min=1, max=200, tooltip="Denoising steps per window (ancestral sampling on a respaced schedule)."),
+                io.Int.Input("steps", default=25, min=1, max=200,
+                             tooltip="Sampling steps per window: more is slower and can be smoother."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=True,
                              tooltip="Noise seed; the same seed gives the same motion."),
                 io.Float.Input("fps", default=25.0, min=MIN_FPS, max=MAX_FPS, step=0.001,
                                tooltip="Output frame rate; the frame count is ceil(audio seconds x fps)."),
                 io.Float.Input("pose_scale", default=1.0, min=0.0, max=3.0, step=0.05,
                                tooltip="Head-motion amount: 0 = still head at the source pose, 1 = natural."),
-                io.String.Input("emotion_track", default="", multiline=True, optional=True,
-                                tooltip="Optional per-segment emotions, one per line: 'start-end emotion [intensity]' "
-                                        "in seconds, e.g. '0-2.5 happy 3' and '2.5-end sad'."),
-                *(_option_input(spec) for spec in backend_options()),
+                Emotion.Input("emotion", optional=True,
+                              tooltip="From Playmate Emotion; leave empty for no emotion condition."),
+                MotionOptions.Input("options", optional=True,
+                                    tooltip="From Playmate Sampling Options or Playmate JoyVASA Options (they "
+                                            "chain); leave empty for the defaults."),
             ],
             outputs=[Motion.Output(display_name="motion")],
         )
 
     @classmethod
-    def execute(cls, models, source, audio, **widgets) -> io.NodeOutput:
+    def execute(cls, models, source, audio, steps, seed, fps, pose_scale, emotion=None, options=None) -> io.NodeOutput:
         with runtime.named_errors("Playmate Audio To Motion"):
-            request = MotionRequest.from_widgets(**widgets)          # emotion, track, cfg, steps, backend options
+            request = MotionRequest.from_widgets(**(options or {}), **(emotion or {}), steps=steps, seed=seed,
+                                                 fps=fps, pose_scale=pose_scale)
             audio = runtime.checked_audio(audio)
             backend = models.ready().motion_backend()
             motion = backend.generate(audio["waveform"][:1], audio["sample_rate"], source.motion, request,
                                       callback=runtime.progress())
             return io.NodeOutput(motion)
 
-    @classmethod
-    def validate_inputs(cls, emotion=None):
-        return runtime.check_combos(cls, emotion=emotion)
-
 
 class PoseOverride(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymatePoseOverride",
             display_name="Playmate Pose Override",
             category=CATEGORY,

@@ -8,7 +8,7 @@ from comfy_api.v0_0_2 import InputImpl, io, ui
 
 from ..playmate_core.pipeline import output_size, render_frames, render_mask, write_video
 from . import runtime
-from .types import Models, Motion, Source
+from .types import ALIASES, Models, Motion, Source, schema
 
 CATEGORY = "Playmate"
 OUTPUTS = ["pasted back", "crop"]
@@ -17,7 +17,7 @@ _OUTPUT_TIP = ("pasted back: the face blended into the full source image at its 
 
 
 def _common_inputs() -> list:
-    return [Models.Input("models", tooltip="From Load Playmate Models."),
+    return [Models.Input("models", tooltip="From Playmate Load Models."),
             Source.Input("source", tooltip="The source portrait from Playmate Extract Motion."),
             Motion.Input("motion", tooltip="Motion from Audio To Motion, Pose Override, Load Motion or a video."),
             io.Combo.Input("output", options=OUTPUTS, default="pasted back", tooltip=_OUTPUT_TIP)]
@@ -36,13 +36,15 @@ def _check_memory(frames: int, height: int, width: int) -> None:
 class RenderFrames(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateRenderFrames",
             display_name="Playmate Render Frames",
             category=CATEGORY,
-            description="Renders a motion on the source portrait with LivePortrait's warping (W) and decoder (G), frame "
-                        "by frame, with stitching; outputs IMAGE frames, the paste-back MASK, the audio passed "
-                        "through and the fps (for Create Video). For long clips use Playmate Render Video.",
+            description="Draws the motion on the source portrait with LivePortrait, frame by frame, and blends the "
+                        "face back into the photo; outputs IMAGE frames, the blend MASK, the audio passed through "
+                        "and the fps (for Create Video). Holds every frame in memory: for long clips use Playmate "
+                        "Render Video.",
+            search_aliases=ALIASES,
             inputs=[
                 *_common_inputs(),
                 io.Audio.Input("audio", optional=True, tooltip="Passed through unchanged to the audio output."),
@@ -74,12 +76,13 @@ class RenderFrames(io.ComfyNode):
 class RenderVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return schema(
             node_id="PlaymateRenderVideo",
-            display_name="Playmate Render Video (file)",
+            display_name="Playmate Render Video",
             category=CATEGORY,
             description="Renders straight into an H.264 + AAC mp4 in the output folder, one frame at a time, so memory "
                         "does not grow with the clip length (long audio). Returns a file-backed VIDEO.",
+            search_aliases=ALIASES,
             inputs=[
                 *_common_inputs(),
                 io.String.Input("filename_prefix", default="playmate/video",
@@ -94,7 +97,7 @@ class RenderVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, models, source, motion, output, filename_prefix, crf, audio=None) -> io.NodeOutput:
-        with runtime.named_errors("Playmate Render Video (file)"):
+        with runtime.named_errors("Playmate Render Video"):
             paste = output == "pasted back"
             audio = runtime.checked_audio(audio)
             height, width = output_size(source, paste)

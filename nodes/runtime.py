@@ -25,6 +25,8 @@ import comfy.utils
 from ..playmate_core.crop import FaceCropper
 from ..playmate_core.face.engine import FaceEngine, load_face_engine
 from ..playmate_core.motion.backend import MotionBackend, load_motion_backend
+from ..playmate_core.motion.precision import auto_cpu_motion_dtype
+from . import model_setup
 from .entrances import (FOLDERS, NONE, batch_image, check_combos, checked_audio, emotion_choices,  # noqa: F401
                         encoder_choices, folder_roots, input_files, liveportrait_choices, motion_choices, output_path,
                         register_folders, resolve_encoder, resolve_input_file, resolve_liveportrait,
@@ -34,7 +36,8 @@ log = logging.getLogger("playmate")
 
 # ---- device and precision -------------------------------------------------------------------------
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-CHOICES = {"cropper": ("mediapipe", "insightface"), "device": ("auto", "cpu"), "precision": ("auto", *_DTYPES)}
+CHOICES = {"cropper": ("mediapipe", "insightface"), "device": ("auto", "cpu"), "precision": ("auto", *_DTYPES),
+           "download": model_setup.DOWNLOAD_CHOICES}
 
 
 def pick_device(choice: str) -> torch.device:
@@ -43,15 +46,16 @@ def pick_device(choice: str) -> torch.device:
 
 def pick_dtypes(device: torch.device, precision: str) -> tuple:
     """-> (face engine dtype, motion model dtype). auto: fp16 renderer on CUDA/MPS (LivePortrait's
-    own default), bf16 motion model where supported; fp32 on the CPU."""
+    own default), bf16 motion model where supported (GPUs, and CPUs with native bf16 matrix units:
+    playmate_core.motion.precision); otherwise fp32."""
     if precision != "auto":
         dtype = _DTYPES[precision]
         if device.type == "cpu" and dtype != torch.float32:
-            raise ValueError(f"precision {precision} is not supported on the CPU (Load Playmate Models -> precision: "
+            raise ValueError(f"precision {precision} is not supported on the CPU (Playmate Load Models -> precision: "
                              f"choose fp32 or auto, or device gpu)")
         return dtype, dtype
-    if device.type == "cpu":
-        return torch.float32, torch.float32
+    if device.type == "cpu":                     # bf16 motion model where the CPU has native bf16 (AMX)
+        return torch.float32, auto_cpu_motion_dtype()
     if device.type == "mps":
         return torch.float16, torch.float32
     face = torch.float16 if mm.should_use_fp16(device) else torch.float32
@@ -60,22 +64,22 @@ def pick_dtypes(device: torch.device, precision: str) -> tuple:
 
 
 def validate_model_choices(liveportrait=None, motion_model=None, emotion_model=None, audio_encoder=None,
-                           cropper=None, device=None, precision=None) -> bool | str:
-    """Load Playmate Models' validate_inputs: every name resolves inside its folders, every combo is listed."""
+                           cropper=None, device=None, precision=None, download=None) -> bool | str:
+    """Playmate Load Models' validate_inputs: 'auto' or a name that resolves inside its folders (a public
+    file not installed says how to get it), every combo listed."""
     try:
         if liveportrait is not None:
             resolve_liveportrait(liveportrait)
-        if motion_model is not None:
-            resolve_model_file(motion_model, "motion_model")
-        if emotion_model is not None:
-            resolve_model_file(emotion_model, "emotion_model")
-        if audio_encoder is not None:
-            resolve_encoder(audio_encoder)
-        for slot, value in (("cropper", cropper), ("device", device), ("precision", precision)):
+        for slot, value in (("motion_model", motion_model), ("emotion_model", emotion_model),
+                            ("audio_encoder", audio_encoder)):
+            if value is not None:
+                model_setup.check_name(slot, value, download)
+        for slot, value in (("cropper", cropper), ("device", device), ("precision", precision),
+                            ("download", download)):
             if value is not None and value not in CHOICES[slot]:
                 raise ValueError(f"{slot} '{value}' is not one of the valid values: {', '.join(CHOICES[slot])}")
     except (ValueError, FileNotFoundError) as exc:
-        return f"Load Playmate Models: {exc}"
+        return f"Playmate Load Models: {exc}"
     return True
 
 
@@ -97,7 +101,7 @@ class PlaymateModels:
 
     def motion_backend(self) -> MotionBackend:
         if self.motion is None:
-            raise ValueError("no motion model: choose a checkpoint as motion_model in Load Playmate Models (files "
+            raise ValueError("no motion model: choose a checkpoint as motion_model in Playmate Load Models (files "
                              "in models/playmate)")
         return self.motion
 
@@ -126,16 +130,17 @@ def _stamp(path: Path) -> tuple:
 
 
 def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_encoder: str, cropper: str,
-                device: str, precision: str) -> PlaymateModels:
-    """Load (or reuse) everything one Playmate graph needs; cached across prompts by files + options."""
-    lp_folder, animal = resolve_liveportrait(liveportrait)
-    motion_file = resolve_model_file(motion_model, "motion_model")
-    emotion_file = resolve_model_file(emotion_model, "emotion_model")
-    motion_files = [f for f in (motion_file, emotion_file) if f is not None]
-    enc_folder = resolve_encoder(audio_encoder) if motion_file is not None else None
+                device: str, precision: str, download: str | None = None) -> PlaymateModels:
+    """Load (or reuse) everything one Playmate graph needs; cached across prompts by files + options.
+    'auto' names are decided over the installed files (model_setup.settle_models; download 'if missing'
+    fetches the public files only when nothing usable is installed). info["text"]: what the user got."""
     problem = validate_model_choices(cropper=cropper, device=device, precision=precision)
     if problem is not True:
         raise ValueError(problem)
+    settled = model_setup.settle_models(liveportrait, motion_model, emotion_model, audio_encoder, download)
+    lp_folder, animal = settled.liveportrait, settled.animal
+    motion_file, emotion_file, enc_folder = settled.motion, settled.emotion, settled.encoder
+    motion_files = [f for f in (motion_file, emotion_file) if f is not None]
     dev = pick_device(device)
     face_dtype, motion_dtype = pick_dtypes(dev, precision)
     insight_root = folder_roots("insightface")[0]
@@ -146,10 +151,12 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
         if key in _CACHE:
             _CACHE.move_to_end(key)
             log.info("Playmate models reused from the cache in %.3f s (no reload)", time.perf_counter() - t0)
+            model_setup.say(_CACHE[key].info["text"])
             return _CACHE[key]
         _CACHE.clear()                                        # drop the old set before loading a new one
         mm.soft_empty_cache()
         offload = mm.unet_offload_device()
+        model_setup.say(f"Loading models: {settled.motion.name if settled.motion else 'no motion model'}")
         # Built on the compute device; ComfyUI's memory manager may move them to `offload` between
         # prompts, and PlaymateModels.ready() brings them back before each use.
         engine = load_face_engine(lp_folder, device=dev, dtype=face_dtype, animal=animal)
@@ -166,10 +173,13 @@ def load_models(liveportrait: str, motion_model: str, emotion_model: str, audio_
                 "audio_encoder": str(enc_folder) if enc_folder else None,
                 "trained": caps.trained if caps else None, "warnings": list(getattr(motion, "warnings", ())),
                 "cropper": cropper,
-                "device": str(dev), "dtypes": (str(face_dtype), str(motion_dtype))}
+                "device": str(dev), "dtypes": (str(face_dtype), str(motion_dtype)),
+                "choice": settled.choice.source, "downloaded": [str(p) for p, _ in settled.downloaded]}
+        info["text"] = model_setup.describe(settled, caps, tuple(info["warnings"]), engine.cfg)
         models = PlaymateModels(engine, motion, crop, patcher, info)
         _CACHE[key] = models
         log.info("Playmate models loaded in %.2f s: %s", time.perf_counter() - t0, info)
+        model_setup.say(info["text"])
         return models
 
 

@@ -1,28 +1,31 @@
-"""Downloadable model files: where each comes from, where it goes, its licence; the opt-in fetcher.
+"""Downloadable model files: where each comes from, where it goes, its licence; the fetcher.
 
-Nothing here runs on import or by default: `fetch_bundle(..., offline=False)` is the only code
-that touches the network, and only for files that are missing. Files land in the model folders
-the caller gives (ComfyUI's `models/<folder>`), never in a cache on the system disk.
+Nothing here runs on import. `fetch_bundle(..., offline=False)` / `fetch_missing(...)` are the only code
+that touches the network, and only for files that are missing. Files land in the model folders the caller
+gives (ComfyUI's `models/<folder>`), never in a cache on the system disk; each is streamed to a hidden
+partial file and renamed into place when complete (hub_download.py). HF_ENDPOINT is honoured.
 
     plan = plan_bundle("liveportrait", {"liveportrait": "/ComfyUI/models/liveportrait"})
     fetch_bundle("liveportrait", folders, offline=True)     # FileNotFoundError listing the paths
+    missing = missing_files(["joyvasa", "liveportrait"], folders)
+    fetch_missing(missing, progress=cb)                       # or: raise ... missing_message(missing, why, fix)
 """
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
+
+from .hub_download import DownloadError, download_file, endpoint, file_url
 
 log = logging.getLogger("playmate")
 
 LIVEPORTRAIT_LICENCE = "MIT (LivePortrait by Kuaishou / KwaiVGI; Kijai's files are a safetensors conversion)"
 WAV2VEC2_LICENCE = "Apache-2.0 (facebook/wav2vec2-base-960h, Meta AI)"
-JOYVASA_LICENCE = ("JoyVASA code: MIT (jdh-algo/JoyVASA); no separate weights licence could be checked offline: "
-                   "read the model card before commercial use")
-HUBERT_LICENCE = "not verified offline: read the TencentGameMate/chinese-hubert-base model card"
+JOYVASA_LICENCE = "MIT (jdh-algo/JoyVASA model card; JD Health)"
+HUBERT_LICENCE = "MIT (TencentGameMate/chinese-hubert-base model card)"
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class RemoteFile:
 
     @property
     def url(self) -> str:
-        return f"https://huggingface.co/{self.repo_id}/resolve/main/{self.candidates[0]}"
+        """Where the first candidate is served ($HF_ENDPOINT, else huggingface.co)."""
+        return file_url(self.repo_id, self.candidates[0])
 
     def local_candidates(self, root: Path) -> list:
         """Every local path that counts as this file being present (one per candidate suffix)."""
@@ -67,6 +71,9 @@ BUNDLES: dict = {
                            "motion_template.pkl", JOYVASA_LICENCE),
                 RemoteFile("TencentGameMate/chinese-hubert-base", ("config.json",), "audio_encoders",
                            "chinese-hubert-base/config.json", HUBERT_LICENCE)),
+    # the JoyVASA encoder's config alone (for a JoyVASA checkpoint installed without it)
+    "chinese-hubert-base": (RemoteFile("TencentGameMate/chinese-hubert-base", ("config.json",), "audio_encoders",
+                                       "chinese-hubert-base/config.json", HUBERT_LICENCE),),
     "wav2vec2-base-960h": tuple(
         RemoteFile("facebook/wav2vec2-base-960h", names, "audio_encoders", f"wav2vec2-base-960h/{names[0]}",
                    WAV2VEC2_LICENCE)
@@ -101,49 +108,73 @@ def describe_bundle(name: str, folders: Mapping[str, str | os.PathLike]) -> str:
     return "\n".join(lines)
 
 
-def _hub_download(repo_id: str, filename: str, staging: Path) -> Path:
-    """Fetch one file from the Hugging Face hub into `staging` (huggingface_hub comes with transformers)."""
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as exc:                                       # pragma: no cover - transformers needs it
-        raise RuntimeError("downloading needs the huggingface_hub package (pip install huggingface_hub)") from exc
-    return Path(hf_hub_download(repo_id=repo_id, filename=filename, local_dir=str(staging)))
+# the first N files of a bundle belong together: one missing -> all N are fetched (JoyVASA's template is made
+# for its checkpoint; a template left beside another checkpoint, e.g. the demo one, must not be paired with it)
+PAIRED = {"joyvasa": 2}
+
+
+def missing_files(names, folders: Mapping[str, str | os.PathLike]) -> list:
+    """[(RemoteFile, destination Path)] of every file of the named bundles that is not present (in order)."""
+    out = []
+    for name in names:
+        plan = plan_bundle(name, folders)
+        paired = PAIRED.get(name, 0)
+        whole = any(not present for _, _, present in plan[:paired])
+        out += [(f, path) for i, (f, path, present) in enumerate(plan) if not present or (whole and i < paired)]
+    return out
+
+
+def missing_message(missing: list, why: str, fix: str) -> str:
+    """ONE message: why, then each missing file with its folder, URL and licence, then what to do."""
+    listing = "\n".join(f"  {path}\n      <- {f.url}\n      licence: {f.licence}" for f, path in missing)
+    folders = sorted({str(path.parent) for _, path in missing})
+    return (f"{why} {len(missing)} public file(s) are missing:\n{listing}\nFolders: {', '.join(folders)}. "
+            f"{fix} (Files come from {endpoint()}; set HF_ENDPOINT for a mirror.)")
+
+
+def fetch_missing(missing: list, download: Callable | None = None, progress: Callable[[int, int], None] | None = None,
+                  check: Callable[[], None] | None = None,
+                  on_file: Callable[[int, int, object, Path], None] | None = None) -> list:
+    """Download each (RemoteFile, path) of `missing`, one at a time; returns [(path, licence)].
+
+    Candidate spellings are tried in order (the next after an HTTP error). Each file is streamed to a hidden
+    partial file beside its destination and renamed into place when complete (hub_download.download_file),
+    so a cancel or failure leaves nothing half-written at a final path. download(url, dest, progress=,
+    check=) is injectable for tests; progress(done, total) is in bytes, per file; on_file(i, n, file, path)
+    runs before each file. Each file's licence is logged."""
+    download = download or download_file
+    done = []
+    for i, (f, path) in enumerate(missing):
+        if on_file is not None:
+            on_file(i, len(missing), f, path)
+        last_error = None
+        for cand in f.candidates:
+            target = path.with_name(Path(cand).name)
+            try:
+                download(file_url(f.repo_id, cand), target, progress=progress, check=check)
+            except DownloadError as exc:                              # try the next spelling
+                last_error = exc
+                continue
+            log.info("Playmate downloaded %s -> %s (%d bytes); licence: %s", file_url(f.repo_id, cand), target,
+                     target.stat().st_size, f.licence)
+            done.append((target, f.licence))
+            break
+        else:
+            raise DownloadError(f"could not download {f.url} into {path}: {last_error}") from last_error
+    return done
 
 
 def fetch_bundle(name: str, folders: Mapping[str, str | os.PathLike], offline: bool = True,
-                 download: Callable[[str, str, Path], Path] = _hub_download,
-                 progress: Callable[[int, int], None] | None = None) -> list:
-    """Make every file of bundle `name` present; returns [(path, licence)].
+                 download: Callable | None = None, progress: Callable[[int, int], None] | None = None,
+                 check: Callable[[], None] | None = None) -> list:
+    """Make every file of bundle `name` present; returns [(path, licence)] of the whole bundle.
 
-    offline=True (the default) never touches the network: missing files raise FileNotFoundError
-    listing every expected path with its URL and licence. offline=False downloads only the missing
-    files, one at a time, into a staging folder beside the destination, then moves each into place
-    (a half-downloaded file never sits at the final path). `download(repo_id, filename, staging)`
-    is injectable for tests.
-    """
-    plan = plan_bundle(name, folders)
-    missing = [(f, path) for f, path, present in plan if not present]
+    offline=True (the default) never touches the network: missing files raise FileNotFoundError listing
+    every expected path with its URL and licence. offline=False downloads only the missing files
+    (fetch_missing)."""
+    missing = missing_files([name], folders)
     if missing and offline:
-        listing = "\n".join(f"  {path}  <- {f.url}  ({f.licence})" for f, path in missing)
-        raise FileNotFoundError(f"offline mode: {len(missing)} file(s) of '{name}' are missing:\n{listing}\n"
-                                f"Put them there by hand, or run the download with offline off.")
-    for i, (f, path) in enumerate(missing):
-        staging = path.parent / ".playmate-download"
-        staging.mkdir(parents=True, exist_ok=True)
-        last_error = None
-        for cand in f.candidates:
-            try:
-                got = download(f.repo_id, cand, staging)
-            except Exception as exc:                                  # try the next spelling
-                last_error = exc
-                continue
-            target = path.with_name(Path(cand).name)
-            log.info("downloaded %s/%s -> %s (%s)", f.repo_id, cand, target, f.licence)
-            shutil.move(str(got), str(target))
-            break
-        else:
-            raise RuntimeError(f"could not download {f.url} into {path}: {last_error}") from last_error
-        shutil.rmtree(staging, ignore_errors=True)
-        if progress is not None:
-            progress(i + 1, len(missing))
+        raise FileNotFoundError(missing_message(missing, f"offline mode: bundle '{name}':",
+                                                "Put them there by hand, or run the download with offline off."))
+    fetch_missing(missing, download=download, progress=progress, check=check)
     return [(path, f.licence) for f, path, _ in plan_bundle(name, folders)]

@@ -141,9 +141,9 @@ class MotionBackend(nn.Module):
         check_common_fields(request)
         caps = self.capabilities
         if request.asks_emotion() and not caps.emotion:
-            raise ValueError(f"the {self.NAME} backend has no emotion control ({self.NO_EMOTION}): set emotion to "
-                             f"none and clear emotion_track, or load a Playmate motion model with its emotion "
-                             f"checkpoint (emotion_model)")
+            raise ValueError(f"the {self.NAME} backend has no emotion control ({self.NO_EMOTION}): ask for no "
+                             f"emotion (in ComfyUI: disconnect the Playmate Emotion node or set it to none), or load "
+                             f"a Playmate motion model with its emotion checkpoint (emotion_model)")
         declared = declared_options()
         unknown = sorted(set(request.options) - set(declared))
         if unknown:

@@ -1,13 +1,14 @@
 """The core's layering, read from the source: every import inside playmate_core points to its own folder or
-a lower tier (timebase/loading/config → audio, face, crop → motion → pipeline → eval), and the module
-graph has no circle. Function-level (lazy) imports count too: a circle hidden in a function is still one."""
+a lower tier (timebase/loading/config/hub_download → model_files, audio, face, crop → motion → pipeline,
+model_choice → eval), and the module graph has no circle. Function-level (lazy) imports count too: a circle
+hidden in a function is still one."""
 import ast
 from pathlib import Path
 
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "playmate_core"
-TIERS = {"timebase": 0, "loading": 0, "config_base": 0, "model_files": 0, "__init__": 5,
+TIERS = {"timebase": 0, "loading": 0, "config_base": 0, "hub_download": 0, "model_files": 1, "model_choice": 3, "__init__": 5,
          "audio": 1, "face": 1, "crop": 1, "motion": 2, "pipeline": 3, "eval": 4}
 SIDEWAYS = {("crop", "face"), ("face", "crop")}          # same tier, different folders: none allowed today
 

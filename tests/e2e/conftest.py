@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .e2e_env import (ASSETS, E2E, LONG_TEXT, SHORT_S, SPEECH_S, SPEECH_TEXT, comfy_client, comfy_server, find_comfy_venv,  # noqa: F401
-                     unavailable)
+from .e2e_env import (ASSETS, E2E, LONG_TEXT, SHORT_S, SPEECH_S, SPEECH_TEXT, comfy_client, comfy_dir,  # noqa: F401
+                      comfy_server, find_comfy_venv, unavailable)
 
 
 def pytest_configure(config):
@@ -129,7 +129,7 @@ def comfy(tmp_path_factory):
         unavailable("no venv with ComfyUI 0.3.75 found ($PLAYMATE_COMFY_VENV, the running venv, .venv-ci, .venv-comfyui)")
     base = tmp_path_factory.mktemp("comfy-base")
     try:
-        srv = comfy_server.start_server(venv, base, extra_args=["--cache-none"], timeout=240)
+        srv = comfy_server.start_server(venv, base, extra_args=["--cache-none"], timeout=240, comfy_dir=comfy_dir(venv))
     except comfy_server.ServerError as e:
         pytest.fail(f"ComfyUI did not start with the Playmate pack:\n{e}", pytrace=False)
     yield srv

@@ -19,6 +19,9 @@ ASSETS = WORKFLOWS / "assets"
 DEMO_NAMES = {"motion_generator_hubert_chinese.pt": "joyvasa-tiny-random.pt",
               "chinese-hubert-base": "hubert-tiny-random"}
 OPTIONAL = os.environ.get("PLAYMATE_E2E_OPTIONAL") == "1"
+# Another ComfyUI to test against (a checkout's folder, run with the venv's python; README "ComfyUI versions"):
+# PLAYMATE_E2E_COMFYUI=/path/to/ComfyUI PLAYMATE_COMFY_VENV=/path/to/venv. Unset: VENV/comfyui-0.3.75.
+COMFYUI_DIR = os.environ.get("PLAYMATE_E2E_COMFYUI") or None
 SPEECH_TEXT = "Hello, I am a talking portrait."
 SPEECH_S = 1.46          # seconds of speech the workflows run on (12.5 fps -> 19 frames, 25 -> 37)
 SHORT_S = 0.73           # 25 fps -> 19 frames, 30 fps -> 22 frames
@@ -47,10 +50,19 @@ def unavailable(reason: str):
                 pytrace=False)
 
 
+def comfy_dir(venv: Path) -> Path:
+    """The ComfyUI folder the e2e server runs: $PLAYMATE_E2E_COMFYUI, else the venv's comfyui-0.3.75."""
+    return Path(COMFYUI_DIR).absolute() if COMFYUI_DIR else comfy_server.comfy_dir_of(venv)
+
+
 def find_comfy_venv() -> Path | None:
     cands = [os.environ.get("PLAYMATE_COMFY_VENV"), sys.prefix, ROOT / ".venv-ci", ROOT / ".venv-comfyui"]
     for c in cands:
-        if c and comfy_server.is_installed(c):
+        if not c:
+            continue
+        if COMFYUI_DIR and comfy_server.venv_python(c).exists() and (comfy_dir(Path(c)) / "main.py").is_file():
+            return Path(c)
+        if not COMFYUI_DIR and comfy_server.is_installed(c):
             return Path(c)
     return None
 

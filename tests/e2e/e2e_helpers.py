@@ -60,6 +60,63 @@ def add_node(wf: dict, class_type: str, inputs: dict) -> str:
     return nid
 
 
+EMOTION_DEFAULTS = {"emotion": "neutral", "intensity": 0, "strength": 1.5, "emotion_track": ""}
+
+
+def emotion_node(wf: dict, a2m: str) -> str:
+    """The PlaymateEmotion node feeding Audio To Motion A2M's emotion input (added, with its defaults,
+    when none is wired)."""
+    link = wf[a2m]["inputs"].get("emotion")
+    if isinstance(link, list):
+        return str(link[0])
+    nid = add_node(wf, "PlaymateEmotion", dict(EMOTION_DEFAULTS))
+    wf[a2m]["inputs"]["emotion"] = [nid, 0]
+    return nid
+
+
+def options_node(wf: dict, a2m: str, class_type: str, defaults: dict) -> str:
+    """The CLASS_TYPE options node in A2M's options chain (added first in the chain, with DEFAULTS)."""
+    link = wf[a2m]["inputs"].get("options")
+    while isinstance(link, list):
+        if wf[str(link[0])]["class_type"] == class_type:
+            return str(link[0])
+        link = wf[str(link[0])]["inputs"].get("options")
+    nid = add_node(wf, class_type, dict(defaults))
+    if isinstance(wf[a2m]["inputs"].get("options"), list):
+        wf[nid]["inputs"]["options"] = wf[a2m]["inputs"]["options"]
+    wf[a2m]["inputs"]["options"] = [nid, 0]
+    return nid
+
+
+# What the frontend adds or nests differently by version; inputs compared across versions pass through this.
+#   CreateVideo: newer frontends (ComfyUI 0.33.0) write bit_depth; SaveVideo: format/codec nested in a dict.
+FRONTEND_DEFAULTS = {"CreateVideo": {"bit_depth": None}}
+
+
+def comparable_inputs(node: dict) -> dict:
+    """A node's literal inputs in one shape on every ComfyUI version: nested dict values flattened
+    (SaveVideo {'format': {'format': 'auto', 'codec': 'auto'}} -> format, codec) and the inputs only newer
+    frontends write dropped (FRONTEND_DEFAULTS)."""
+    out: dict = {}
+    for k, v in node.get("inputs", {}).items():
+        if isinstance(v, list):
+            continue
+        if isinstance(v, dict):
+            out.update({ik: iv for ik, iv in v.items() if not isinstance(iv, (list, dict))})
+            continue
+        out[k] = v
+    for k in FRONTEND_DEFAULTS.get(node.get("class_type"), {}):
+        out.pop(k, None)
+    return out
+
+
+def is_unknown_node_error(error: dict, class_type: str) -> bool:
+    """ComfyUI's answer to a prompt naming an unknown node type: 'invalid_prompt' (0.3.75) or
+    'missing_node_type' (0.33.0), naming the type in its message or details."""
+    text = str(error.get("message", "")) + str(error.get("details", "")) + str(error.get("extra_info", ""))
+    return error.get("type") in ("invalid_prompt", "missing_node_type") and class_type in text
+
+
 def upstream(wf: dict, node_id: str) -> dict:
     """The sub-graph NODE_ID depends on (itself included)."""
     keep, todo = set(), [node_id]

@@ -7,7 +7,8 @@ import copy
 import pytest
 
 from .e2e_env import API_DIR
-from .e2e_helpers import add_node, describe, extract_only, load_api, one
+from .e2e_helpers import (add_node, describe, emotion_node, extract_only, is_unknown_node_error, load_api, one, options_node,
+                          upstream)
 
 
 @pytest.fixture(scope="module")
@@ -56,23 +57,30 @@ def _error_types(body: dict, node: str) -> dict:
     return {x.get("extra_info", {}).get("input_name"): x["type"] for x in body["node_errors"][node]["errors"]}
 
 
-@pytest.mark.parametrize("name, value, error", [("steps", 100000, "value_bigger_than_max"),
-                                               ("fps", 0, "value_smaller_than_min"),
-                                               ("cfg_audio", 11.0, "value_bigger_than_max")])
-def test_out_of_range_value_is_400(client, uploaded, base_wf, name, value, error):
-    wf = copy.deepcopy(base_wf)
+@pytest.mark.parametrize("node, name, value, error", [
+    ("PlaymateAudioToMotion", "steps", 100000, "value_bigger_than_max"),
+    ("PlaymateAudioToMotion", "fps", 0, "value_smaller_than_min"),
+    ("PlaymateSamplingOptions", "audio_guidance", 11.0, "value_bigger_than_max"),
+    ("PlaymateEmotion", "strength", -1.0, "value_smaller_than_min")])
+def test_out_of_range_value_is_400(client, uploaded, base_wf, node, name, value, error):
+    wf = upstream(base_wf, one(base_wf, "SaveVideo"))        # the one output (a crop preview alone would be queued)
     a2m = one(wf, "PlaymateAudioToMotion")
-    wf[a2m]["inputs"][name] = value
+    if node == "PlaymateEmotion":
+        target = emotion_node(wf, a2m)
+    elif node == "PlaymateSamplingOptions":
+        target = options_node(wf, a2m, node, {"audio_guidance": 1.5, "randomness": 1.0})
+    else:
+        target = a2m
+    wf[target]["inputs"][name] = value
     body = _rejected(client, wf)
-    assert _error_types(body, a2m).get(name) == error, body
+    assert _error_types(body, target).get(name) == error, body
 
 
 def test_unknown_node_type_is_400(client, base_wf):
     wf = copy.deepcopy(base_wf)
     add_node(wf, "PlaymateDoesNotExist", {"x": 1})
     body = _rejected(client, wf)
-    assert body["error"]["type"] == "invalid_prompt", body
-    assert "PlaymateDoesNotExist" in (body["error"].get("message", "") + str(body["error"].get("details", ""))), body
+    assert is_unknown_node_error(body["error"], "PlaymateDoesNotExist"), body     # 0.3.75 and 0.33.0 shapes
 
 
 def test_missing_model_file_fails_clearly(client, base_wf):
@@ -83,5 +91,5 @@ def test_missing_model_file_fails_clearly(client, base_wf):
     wf[loader]["inputs"]["motion_model"] = "no-such-model.safetensors"
     body = _rejected(client, wf)
     details = " ".join(x.get("details", "") for x in body["node_errors"][loader]["errors"])
-    assert "Load Playmate Models: motion_model 'no-such-model.safetensors' is not one of the entries" in details, body
+    assert "Playmate Load Models: motion_model 'no-such-model.safetensors' is not one of the entries" in details, body
     assert "models/playmate" in details and "Choose one of" in details, body

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from .e2e_env import API_DIR, comfy_server, find_comfy_venv
-from .e2e_helpers import describe, extract_only, load_api, one, probe_mp4, set_literal, upstream
+from .e2e_helpers import describe, emotion_node, extract_only, load_api, one, probe_mp4, set_literal, upstream
 
 MARKER = "/tmp/playmate-e2e-pickle-ran"
 STOP_WITHIN_S = 30.0      # "cancel works": a few rendered frames on a loaded 2-core machine (about 1 s idle)
@@ -90,6 +90,62 @@ def test_names_resolve_inside_their_folders_or_not_at_all(client, comfy, uploade
     serving_and_clean(client, comfy, base_wf, object_info)
 
 
+def _motion_file(path: Path) -> Path:
+    """A small valid motion file (what Save Motion writes: 5 frames at 25 fps)."""
+    import torch
+    from safetensors.torch import save_file
+    from playmate_core.motion.layout import layout_json
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": "playmate-motion", "version": "1", "trained": "false", "origin": "audio", "fps": "25",
+            "layout": layout_json()}
+    save_file({"values": torch.zeros(5, 70), "kp": torch.zeros(1, 21, 3)}, str(path), metadata=meta)
+    return path
+
+
+def test_load_motion_lists_output_files_and_only_those(client, comfy, uploaded, base_wf, object_info):
+    """Load Motion lists output/ files as '<name> [output]' and loads them; every other spelling (traversal,
+    absolute paths, other tags, a tag on an input name, temp/ and files next to the folders) is refused
+    with one message that never says whether the file exists."""
+    made = [_motion_file(comfy.base / "output" / "e2e-hostile" / "ok.motion.safetensors"),
+            _motion_file(comfy.base / "input" / "in_only.motion.safetensors"),
+            _motion_file(comfy.base / "temp" / "tmp.motion.safetensors"),
+            _motion_file(comfy.base / "secret.motion.safetensors")]
+    try:
+        listed = client.object_info("PlaymateLoadMotion")["PlaymateLoadMotion"]["input"]["required"]["file"]
+        options = listed[0] if isinstance(listed[0], list) else listed[1]["options"]
+        good = "e2e-hostile/ok.motion.safetensors [output]"
+        assert good in options and "in_only.motion.safetensors" in options, options
+        assert not [o for o in options if "tmp.motion" in o or "secret" in o], options
+
+        def prompt(name: str) -> dict:
+            return {"1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": name}},
+                    "2": {"class_type": "PlaymateMotionPreview", "inputs": {"motion": ["1", 0], "width": 320,
+                                                                            "height": 240}}}
+        r = client.run(prompt(good), timeout=120)
+        assert r.status == "success" and r.outputs["2"]["images"], describe(r)
+        probes = ["e2e-hostile/ok.motion.safetensors", "e2e-hostile/ok.motion.safetensors[output]",
+                  "e2e-hostile/ok.motion.safetensors [output] [output]", "e2e-hostile/ok.motion.safetensors [input]",
+                  "e2e-hostile/ok.motion.safetensors [temp]", "in_only.motion.safetensors [output]",
+                  "tmp.motion.safetensors [temp]", "../temp/tmp.motion.safetensors [output]",
+                  "../secret.motion.safetensors [output]", "../secret.motion.safetensors",
+                  "e2e-hostile/../../secret.motion.safetensors [output]", "../output/e2e-hostile/ok.motion.safetensors",
+                  f"{comfy.base / 'secret.motion.safetensors'} [output]", str(comfy.base / "secret.motion.safetensors"),
+                  "nope.motion.safetensors [output]", " [output]"]
+        messages = {}
+        for name in probes:
+            text = rejected(client, prompt(name))
+            assert f"'{name}' is not one of the entries" in text, text
+            rest = text.replace(f"'{name}'", "'NAME'")                  # the quoted name only
+            assert str(comfy.base) not in rest and "secret" not in rest, f"a path outside the folders leaks: {text}"
+            messages[name] = rest
+        assert len(set(messages.values())) == 1, f"the refusal differs by name (an existence oracle): {messages}"
+    finally:
+        for p in made:
+            p.unlink(missing_ok=True)
+        (comfy.base / "output" / "e2e-hostile").rmdir()
+    serving_and_clean(client, comfy, base_wf, object_info)
+
+
 # ---- pickles and broken files ------------------------------------------------------------------------------
 def test_pickles_in_every_slot_never_run(client, comfy, uploaded, base_wf, object_info):
     import torch
@@ -123,7 +179,7 @@ def test_pickles_in_every_slot_never_run(client, comfy, uploaded, base_wf, objec
             r = client.run(wf, timeout=300)
             assert r.status == "execution_error", describe(r)
             msg = r.error["exception_message"]
-            assert msg.startswith(("Load Playmate Models:", "Playmate Audio To Motion:")), msg
+            assert msg.startswith(("Playmate Load Models:", "Playmate Audio To Motion:")), msg
             print(f"[e2e] pickle in {change}: {msg.strip()[:200]}")
         load = {"1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": "evil.motion.safetensors"}},
                 "2": {"class_type": "PlaymateMotionPreview", "inputs": {"motion": ["1", 0], "width": 320, "height": 240}}}
@@ -224,7 +280,7 @@ def test_huge_photo_is_downscaled_to_the_pixel_limit(client, comfy, uploaded, ba
 # ---- widgets ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("node, name, value", [("PlaymateRenderVideo", "output", "bogus"),
                                                ("PlaymateRenderFrames", "output", "bogus"),
-                                               ("PlaymateAudioToMotion", "emotion", "ecstatic"),
+                                               ("PlaymateEmotion", "emotion", "ecstatic"),
                                                ("PlaymateExtractMotion", "on_missing_face", "ignore"),
                                                ("PlaymateLoadModels", "cropper", "dlib"),
                                                ("PlaymateLoadModels", "device", "cuda:7"),
@@ -235,6 +291,7 @@ def test_combo_values_not_in_the_list_are_400_with_the_valid_values(client, base
         wf = upstream(full, one(full, node))                       # that output node alone
     else:
         wf = copy.deepcopy(base_wf)
+        emotion_node(wf, one(wf, "PlaymateAudioToMotion"))
     wf[one(wf, node)]["inputs"][name] = value
     text = rejected(client, wf)
     assert f"{name} '{value}' is not one of the valid values" in text, text
@@ -249,7 +306,7 @@ def test_wrong_types_are_400(client, base_wf, name, value):
 
 def test_overlapping_emotion_track_is_a_clear_error(client, comfy, uploaded, base_wf, object_info):
     wf = load_api(API_DIR / "emotion_control_api.json")
-    wf[one(wf, "PlaymateAudioToMotion")]["inputs"]["emotion_track"] = "0-3 happy\n2-4 sad"
+    wf[emotion_node(wf, one(wf, "PlaymateAudioToMotion"))]["inputs"]["emotion_track"] = "0-3 happy\n2-4 sad"
     r = client.run(wf, timeout=300)
     assert r.status == "execution_error", describe(r)
     assert "overlap" in r.error["exception_message"] and r.error["exception_message"].startswith("Playmate")
@@ -287,7 +344,7 @@ def test_kill_9_mid_render_then_restart_leaves_nothing_half_written(comfy, uploa
     """A second server on the same models: kill -9 while the mp4 is being written, restart, check output/."""
     venv = find_comfy_venv()
     srv = comfy_server.start_server(venv, tmp_path / "crash-base", models_from=comfy.base / "models",
-                                    extra_args=["--cache-none"], timeout=240)
+                                    extra_args=["--cache-none"], timeout=240, comfy_dir=comfy.comfy_dir)
     try:
         client = comfy_server_client(srv)
         speech = client.upload(Path(comfy.base / "input" / uploaded["speech_long.wav"]))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from .e2e_env import API_DIR
-from .e2e_helpers import add_node, describe, extract_only, load_api, one, set_literal
+from .e2e_helpers import add_node, describe, emotion_node, extract_only, load_api, one, set_literal
 
 DEMO_MOTION = "playmate-motion-tiny-untrained.safetensors"
 DEMO_EMOTION = "playmate-emotion-tiny-untrained.safetensors"
@@ -53,19 +53,19 @@ def test_empty_audio_names_the_node_and_the_fix(client, uploaded, base_wf, objec
 
 def test_missing_liveportrait_files_list_the_expected_paths(client, comfy, uploaded, base_wf, object_info):
     """'human' is always listed (shared workflows validate everywhere); without its files the loader names
-    the expected paths inside the model folder and where to get them."""
+    the expected paths inside the model folder and where to get them (download 'never': no network)."""
     wf = copy.deepcopy(base_wf)
-    wf[one(wf, "PlaymateLoadModels")]["inputs"]["liveportrait"] = "human"
+    wf[one(wf, "PlaymateLoadModels")]["inputs"].update(liveportrait="human", download="never")
     folder = comfy.base / "models" / "liveportrait"
     folder.rename(folder.with_name("liveportrait.off"))
     try:
         msg = _node_error(client, wf, "PlaymateLoadModels")
     finally:
         folder.with_name("liveportrait.off").rename(folder)
-    assert msg.startswith("Load Playmate Models:"), msg
+    assert msg.startswith("Playmate Load Models:"), msg
     for slot in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator"):
         assert f"{slot}.safetensors" in msg, msg
-    assert "models/liveportrait" in msg and "huggingface.co" in msg, msg
+    assert "models/liveportrait" in msg and "huggingface.co" in msg and "download to 'if missing'" in msg, msg
     _serving(client, base_wf, object_info)
 
 
@@ -129,16 +129,23 @@ def test_saved_motion_loads_back_and_previews(client, comfy, uploaded):
     del wf[one(wf, "PlaymateRenderVideo")]                        # keep: models, image, audio, motion, save
     r = client.run(wf, timeout=300)
     assert r.status == "success", describe(r)
-    saved = r.outputs[one(wf, "PlaymateSaveMotion")]["playmate_motion"][0]
+    out = r.outputs[one(wf, "PlaymateSaveMotion")]
+    saved = out["playmate_motion"][0]
     assert saved["filename"].endswith(".motion.safetensors") and saved["type"] == "output"
+    entry = f"{saved['subfolder'] + '/' if saved['subfolder'] else ''}{saved['filename']} [output]"
+    assert entry in out["text"][0], out["text"]                   # the node names the entry to choose
+    listed = client.object_info("PlaymateLoadMotion")["PlaymateLoadMotion"]["input"]["required"]["file"]
+    assert entry in listed[0] if isinstance(listed[0], list) else entry in listed[1]["options"], listed
     src = comfy.base / "output" / saved["subfolder"] / saved["filename"]
     dst = comfy.base / "input" / "e2e_motion.motion.safetensors"
-    dst.write_bytes(src.read_bytes())                             # a user moves it from output/ to input/
-    load = {"1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": dst.name}},
-            "2": {"class_type": "PlaymateMotionPreview", "inputs": {"motion": ["1", 0], "width": 640, "height": 360}}}
-    r2 = client.run(load, timeout=120)
-    assert r2.status == "success", describe(r2)
-    assert r2.outputs["2"]["images"], r2.outputs
+    dst.write_bytes(src.read_bytes())                             # a file the user put in input/ loads too
+    for name in (entry, dst.name):                                # straight from output/, and from input/
+        load = {"1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": name}},
+                "2": {"class_type": "PlaymateMotionPreview", "inputs": {"motion": ["1", 0], "width": 640,
+                                                                        "height": 360}}}
+        r2 = client.run(load, timeout=120)
+        assert r2.status == "success", describe(r2)
+        assert r2.outputs["2"]["images"], r2.outputs
     bad = {**load, "1": {"class_type": "PlaymateLoadMotion", "inputs": {"file": "nope.motion.safetensors"}}}
     r3 = client.run(bad, timeout=120)
     assert r3.status in ("validation_error", "execution_error"), describe(r3)
@@ -149,9 +156,9 @@ def test_joyvasa_backend_refuses_emotion(client, uploaded):
     wf = load_api(API_DIR / "joyvasa_audio_to_video_api.json")
     loader = one(wf, "PlaymateLoadModels")
     wf[loader]["inputs"].update(motion_model="joyvasa-tiny-random.pt", audio_encoder="hubert-tiny-random")
-    wf[one(wf, "PlaymateAudioToMotion")]["inputs"]["emotion"] = "happy"
+    wf[emotion_node(wf, one(wf, "PlaymateAudioToMotion"))]["inputs"]["emotion"] = "happy"
     msg = _node_error(client, wf, "PlaymateAudioToMotion")
-    assert "JoyVASA backend has no emotion control" in msg and "set emotion to none" in msg, msg
+    assert "JoyVASA backend has no emotion control" in msg and "disconnect the Playmate Emotion node" in msg, msg
     wf[loader]["inputs"]["emotion_model"] = DEMO_EMOTION                # and at load time
     msg = _node_error(client, wf, "PlaymateLoadModels")
     assert "no emotion module" in msg, msg

@@ -11,7 +11,7 @@ import json
 import subprocess
 import textwrap
 
-from .e2e_env import ROOT, comfy_server, find_comfy_venv, unavailable
+from .e2e_env import ROOT, comfy_dir as comfy_dir_for, comfy_server, find_comfy_venv, unavailable
 
 PROBE = textwrap.dedent('''
     import asyncio, importlib.util, inspect, json, sys
@@ -43,7 +43,7 @@ def test_every_combo_of_every_node_is_validated():
     venv = find_comfy_venv()
     if venv is None:
         unavailable("no venv with ComfyUI 0.3.75 found")
-    comfy_dir = comfy_server.comfy_dir_of(venv)
+    comfy_dir = comfy_dir_for(venv)
     python = comfy_server.venv_python(venv)
     out = subprocess.run([str(python), "-c", PROBE, str(comfy_dir), str(ROOT)], capture_output=True, text=True,
                          timeout=300, cwd=str(comfy_dir))

@@ -97,7 +97,7 @@ def test_joyvasa_steps_at_or_above_its_schedule_use_the_whole_schedule(demo):
 
 def test_emotion_is_refused_once_for_backends_without_it(demo):
     joy = load_motion_backend(demo["joyvasa"], audio_encoder=demo["joyvasa_encoder"])
-    with pytest.raises(ValueError, match="JoyVASA backend has no emotion control .*: set emotion to none"):
+    with pytest.raises(ValueError, match="JoyVASA backend has no emotion control .*: ask for no emotion"):
         joy.generate(speech(0.5), 16000, source(), MotionRequest(emotion="happy"))
     with pytest.raises(ValueError, match="no emotion control"):
         joy.generate(speech(0.5), 16000, source(), MotionRequest(emotion=[(0.0, 1.0, "sad", None)]))

@@ -1,21 +1,30 @@
 // ui_check.mjs - drive the real ComfyUI web UI in headless Debian Chromium (playwright-core, no browser download).
 //
-//   node tools/comfyui/ui_check.mjs check [--json OUT.json] [--api-dir DIR] [--shot-dir DIR] WORKFLOW.json...
+//   node tools/comfyui/ui_check.mjs check [--json OUT.json] [--api-dir DIR] [--shot-dir DIR] [--templates PACK]
+//        WORKFLOW.json...
 //        load each workflow (UI or API format) into the page; report missing node types, page errors and the
-//        node count after loading; with --api-dir also write each one as the UI would queue it
-//        (app.graphToPrompt) to DIR/<name>_api.json. Exit 3 when any workflow has missing node types.
-//   node tools/comfyui/ui_check.mjs api2ui API.json OUT_UI.json   API -> UI format (app.loadApiJson, auto-arranged;
-//        seeds 'control after generate: fixed')
+//        node count after loading; the layout as the frontend draws it (layout.mjs: node boxes, overlaps, nodes
+//        smaller than their contents, notes, the view on open against the canvas); with --api-dir also write each
+//        one as the UI would queue it (app.graphToPrompt) to DIR/<name>_api.json; with --shot-dir a screenshot on
+//        open (<name>.png) and one with every output preview shown (<name>.previews.png); with --templates PACK
+//        fetch the pack's template list and each template's .json and .jpg the way the Templates browser does.
+//        Previews are shown by replaying ComfyUI's own `executed` message with SAMPLE_IMAGE / SAMPLE_VIDEO
+//        (input files, default face.png / driving.mp4). Exit 3 when any workflow has missing node types.
+//   node tools/comfyui/ui_check.mjs api2ui [--sizes SIZES.json] API.json OUT_UI.json [API2.json OUT2.json ...]
+//        API -> UI format (app.loadApiJson, auto-arranged; seeds 'control after generate: fixed'); --sizes writes
+//        {OUT: {node id: [w, h]}}: the smallest size the frontend gives each node with its previews shown
 //   node tools/comfyui/ui_check.mjs ui2api UI.json OUT_API.json   UI -> API format (app.graphToPrompt)
 //   node tools/comfyui/ui_check.mjs shot OUT.png [WORKFLOW.json]  screenshot of the UI (with a workflow loaded)
 //
-// Env: COMFY_URL (default http://127.0.0.1:8188), CHROMIUM (default /usr/bin/chromium), UI_TIMEOUT_MS (90000).
+// Env: COMFY_URL (default http://127.0.0.1:8188), CHROMIUM (default /usr/bin/chromium), UI_TIMEOUT_MS (90000),
+//      SAMPLE_IMAGE, SAMPLE_VIDEO (input files shown as simulated outputs).
 // playwright-core comes from tools/comfyui/node_modules (npm install --prefix tools/comfyui) or PLAYWRIGHT_CORE_DIR.
 import { createRequire } from 'module';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { fileURLToPath } from 'url';
+import { layoutReport, showPreviews, waitForMedia } from './layout.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const base = (process.env.COMFY_URL || 'http://127.0.0.1:8188').replace(/\/$/, '');
@@ -23,8 +32,8 @@ const uiTimeout = Number(process.env.UI_TIMEOUT_MS || 90000);
 
 function usage(msg) {
   if (msg) console.error(msg);
-  console.error('usage: node ui_check.mjs check [--json OUT] [--api-dir DIR] [--shot-dir DIR] WF.json... | '
-    + 'api2ui API.json OUT.json | ui2api UI.json OUT.json | shot OUT.png [WF.json]');
+  console.error('usage: node ui_check.mjs check [--json OUT] [--api-dir DIR] [--shot-dir DIR] [--templates PACK] WF.json... | '
+    + 'api2ui [--sizes OUT.json] API.json OUT.json [...] | ui2api UI.json OUT.json | shot OUT.png [WF.json]');
   process.exit(2);
 }
 
@@ -50,18 +59,42 @@ function uiTypes(wf) {
   return types;
 }
 
+// In the page: the pack's entries of GET /workflow_templates and, for each, the .json and .jpg fetched from the URLs
+// the Templates browser builds (api.apiURL('/workflow_templates/<pack>/<name>') + '.json' / '.jpg').
+async function templateReport(pack) {
+  const api = window.comfyAPI?.api?.api ?? app.api;
+  const names = (await (await api.fetchApi('/workflow_templates')).json())[pack] || [];
+  const out = {};
+  for (const name of names) {
+    const url = api.apiURL(`/workflow_templates/${pack}/${name}`);
+    const js = await fetch(url + '.json');
+    const img = new Image();
+    const size = await new Promise((res) => {
+      img.onload = () => res([img.naturalWidth, img.naturalHeight]);
+      img.onerror = () => res(null);
+      img.src = url + '.jpg';
+    });
+    out[name] = { json: js.status, nodes: js.ok ? ((await js.json()).nodes || []).length : 0, jpg: size };
+  }
+  return out;
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 if (!['check', 'api2ui', 'ui2api', 'shot'].includes(cmd)) usage();
-const opts = { json: null, apiDir: null, shotDir: null };
+const opts = { json: null, apiDir: null, shotDir: null, templates: null, sizes: null };
 const files = [];
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] === '--json') opts.json = rest[++i];
   else if (rest[i] === '--api-dir') opts.apiDir = rest[++i];
   else if (rest[i] === '--shot-dir') opts.shotDir = rest[++i];
+  else if (rest[i] === '--templates') opts.templates = rest[++i];
+  else if (rest[i] === '--sizes') opts.sizes = rest[++i];
   else files.push(rest[i]);
 }
 if (cmd === 'check' && !files.length) usage('check: no workflow given');
-if ((cmd === 'api2ui' || cmd === 'ui2api') && files.length !== 2) usage(`${cmd}: needs IN.json OUT.json`);
+if (cmd === 'ui2api' && files.length !== 2) usage('ui2api: needs IN.json OUT.json');
+if (cmd === 'api2ui' && (!files.length || files.length % 2)) usage('api2ui: needs pairs of API.json OUT.json');
+const media = { image: process.env.SAMPLE_IMAGE || 'face.png', video: process.env.SAMPLE_VIDEO || 'driving.mp4' };
 if (cmd === 'shot' && !files.length) usage('shot: needs OUT.png');
 
 const { chromium } = loadPlaywright();
@@ -94,6 +127,7 @@ try {
       for (const x of m || []) missing.push(typeof x === 'string' ? x : (x?.type ?? x?.class_type ?? String(x)));
     };
     try {
+      app.clean?.();                       // drop the previous workflow's outputs and previews (kept by node id)
       if (api) app.loadApiJson(wf, 'workflow.json');
       else await app.loadGraphData(wf, true, true, null);
     } finally { app.showMissingNodesError = orig; }
@@ -104,49 +138,82 @@ try {
 
   if (cmd === 'check') {
     const report = { url: base, ui_ready_ms: uiReadyMs, workflows: {} };
+    if (opts.templates) report.templates = await page.evaluate(templateReport, opts.templates);
     for (const f of files) {
       const errsBefore = pageErrors.length;
       const wf = readJson(f);
       const r = await load(wf);
       const entry = { format: isApi(wf) ? 'api' : 'ui', missing: r.missing, nodes_loaded: r.nodes };
+      const stem = path.basename(f, '.json');
+      await page.evaluate(waitForMedia);
+      entry.on_open = await page.evaluate(layoutReport);            // the view as saved in the file
+      if (opts.shotDir) {
+        fs.mkdirSync(opts.shotDir, { recursive: true });
+        entry.screenshot = path.join(opts.shotDir, stem + '.png');
+        await page.screenshot({ path: entry.screenshot });
+      }
+      await page.evaluate(showPreviews, media);
+      entry.layout = await page.evaluate(layoutReport);             // every output preview shown
+      if (opts.shotDir) {
+        entry.screenshot_previews = path.join(opts.shotDir, stem + '.previews.png');
+        await page.screenshot({ path: entry.screenshot_previews });
+      }
       if (opts.apiDir && !r.missing.length) {
         fs.mkdirSync(opts.apiDir, { recursive: true });
-        const out = path.join(opts.apiDir, path.basename(f, '.json') + '_api.json');
+        const out = path.join(opts.apiDir, stem + '_api.json');
         fs.writeFileSync(out, JSON.stringify(await toApi(), null, 2) + '\n');
         entry.api = out;
       }
-      if (opts.shotDir) {
-        fs.mkdirSync(opts.shotDir, { recursive: true });
-        entry.screenshot = path.join(opts.shotDir, path.basename(f, '.json') + '.png');
-        await page.screenshot({ path: entry.screenshot });
-      }
       entry.page_errors = pageErrors.slice(errsBefore);
       report.workflows[f] = entry;
-      console.error(`${f}: ${r.missing.length ? 'MISSING ' + r.missing.join(', ') : 'ok'} (${r.nodes} nodes)`);
+      const L = entry.layout;
+      console.error(`${f}: ${r.missing.length ? 'MISSING ' + r.missing.join(', ') : 'ok'} (${r.nodes} nodes; `
+        + `overlaps ${L.overlaps.length}, too small ${L.too_small.length}, notes ${L.notes}, `
+        + `off view on open ${entry.on_open.off_view.length}, covered on open ${entry.on_open.covered.length}, scale ${entry.on_open.ds.scale.toFixed(2)})`);
       if (r.missing.length) rc = 3;
     }
     report.elapsed_ms = Date.now() - t0;
     const text = JSON.stringify(report, null, 2);
     if (opts.json) fs.writeFileSync(opts.json, text + '\n');
     console.log(text);
-  } else if (cmd === 'api2ui' || cmd === 'ui2api') {
-    const [src, dst] = files;
-    const wf = readJson(src);
-    if (cmd === 'api2ui' && !isApi(wf)) usage(`${src} is not API format`);
-    if (cmd === 'ui2api' && isApi(wf)) usage(`${src} is not UI format`);
-    const r = await load(wf);
-    if (r.missing.length) {
-      console.error(`missing node types: ${r.missing.join(', ')}`);
-      rc = 3;
-    } else {
-      // api2ui: seeds stay as given ("control after generate: fixed", not the UI's default "randomize")
-      const out = cmd === 'ui2api' ? await toApi() : await page.evaluate(() => {
+  } else if (cmd === 'api2ui') {
+    const sizes = {};
+    for (let i = 0; i < files.length; i += 2) {
+      const [src, dst] = [files[i], files[i + 1]];
+      const wf = readJson(src);
+      if (!isApi(wf)) usage(`${src} is not API format`);
+      const r = await load(wf);
+      if (r.missing.length) {
+        console.error(`${src}: missing node types: ${r.missing.join(', ')}`);
+        rc = 3;
+        continue;
+      }
+      await page.evaluate(waitForMedia);
+      // seeds stay as given ("control after generate: fixed", not the UI's default "randomize")
+      const out = await page.evaluate(() => {
         for (const n of app.graph.nodes ?? app.graph._nodes) {
           for (const w of n.widgets ?? []) if (w.name === 'control_after_generate') w.value = 'fixed';
         }
         return app.graph.serialize();
       });
       fs.writeFileSync(dst, JSON.stringify(out, null, 2) + '\n');
+      console.error(`wrote ${dst}`);
+      if (opts.sizes) {
+        await page.evaluate(showPreviews, media);
+        sizes[dst] = Object.fromEntries((await page.evaluate(layoutReport)).nodes.map((n) => [n.id, n.min_size]));
+      }
+    }
+    if (opts.sizes) fs.writeFileSync(opts.sizes, JSON.stringify(sizes, null, 2) + '\n');
+  } else if (cmd === 'ui2api') {
+    const [src, dst] = files;
+    const wf = readJson(src);
+    if (isApi(wf)) usage(`${src} is not UI format`);
+    const r = await load(wf);
+    if (r.missing.length) {
+      console.error(`missing node types: ${r.missing.join(', ')}`);
+      rc = 3;
+    } else {
+      fs.writeFileSync(dst, JSON.stringify(await toApi(), null, 2) + '\n');
       console.error(`wrote ${dst}`);
     }
   } else if (cmd === 'shot') {

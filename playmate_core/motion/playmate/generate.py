@@ -5,13 +5,13 @@
 
 Emotion never moves the head. With an emotion (and w_e != 0) two chains are sampled side by side
 (guidance.py): chain 0 is the emotion-free run (emotion=None with the same seed: the same noise
-draws, eps and previous frames; it shares a batch with chain 1, which changes nothing in a row's
-result on our CPU kernels and at most float rounding elsewhere), chain 1 carries the emotion.
+draws, eps and previous frames; it runs as its own trunk batch with exactly that run's shapes, so
+it is bit-identical to it in any precision), chain 1 carries the emotion.
 Chain 1's noisy pose is overwritten with chain 0's after every step, so its trunk sees chain 0's
 pose and its own expression; each chain keeps its own previous frames from window to window. The
 output is chain 1's expression with chain 0's pose: the head pose of every frame is that of
 emotion=None, whatever the emotion, intensity, w_e or track. Cost: the trunk passes double while an
-emotion is active (one batch for both chains); a window with no emotion in it whose previous frames
+emotion is active (one batch per chain); a window with no emotion in it whose previous frames
 agree in both chains runs chain 0 alone.
 """
 from __future__ import annotations
@@ -62,9 +62,9 @@ def sample_normalised(model: MotionModel, audio_tok: torch.Tensor, source_z: tor
             active, emo = 1, None                                                   # chain 1 = chain 0 here
         virt = torch.cat([virtual, torch.zeros(t_win, dtype=torch.bool)])
         null_cur = torch.cat([virtual, torch.ones(t_win, dtype=torch.bool)])
-        masks = torch.stack([virt, null_cur]).repeat(active, 1).to(device)          # 2C,P+T: (audio, null) x C
-        prev_rows = prev[:, :active].transpose(0, 1).repeat_interleave(2, dim=0)    # 2C,P,70
-        ctx = d.context_tokens(prev_rows.to(device, model.dtype), tok[None].expand(2 * active, -1, -1), masks)
+        masks = torch.stack([virt, null_cur]).to(device)                            # 2,P+T: audio, null
+        ctx = torch.cat([d.context_tokens(prev[:, c][None].expand(2, -1, -1).to(device, model.dtype),
+                                          tok[None].expand(2, -1, -1), masks) for c in range(active)])  # 2C,P+T,d
         guided = GuidedEpsilon(d, model.emotion, ctx[0::2], ctx[1::2], f_id, emo, w_a, w_e)   # audio, null rows
         gens = [torch.Generator().manual_seed(int(seed) + k) for _ in range(active)]
         x = torch.cat([torch.randn((1, t_win, MOTION_DIM), generator=g) for g in gens]).to(device)   # C,T,70
