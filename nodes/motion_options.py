@@ -34,7 +34,8 @@ class EmotionOptions(io.ComfyNode):
             category=CATEGORY,
             description="The emotion of the generated face, for Audio To Motion's emotion input. Needs a Playmate "
                         "motion model with its emotion module (emotion_model in Playmate Load Models); other models "
-                        "stop with a message saying so.",
+                        "stop with a message saying so. Emotion changes the expression only: the head moves exactly as "
+                        "with 'none' for the same seed and audio, so emotions can be compared side by side.",
             search_aliases=["emotion", "facial expression", "mood"],
             inputs=[
                 io.Combo.Input("emotion", options=["none", *EMOTION_LABELS], default="neutral",

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .e2e_env import (ASSETS, E2E, LONG_TEXT, SHORT_S, SPEECH_S, SPEECH_TEXT, comfy_client, comfy_dir,  # noqa: F401
+from .e2e_env import (ASSETS, E2E, PUBLIC_DEMO_LINKS, LONG_TEXT, SHORT_S, SPEECH_S, SPEECH_TEXT, comfy_client, comfy_dir,  # noqa: F401
                       comfy_server, find_comfy_venv, unavailable)
 
 
@@ -132,6 +132,8 @@ def comfy(tmp_path_factory):
         srv = comfy_server.start_server(venv, base, extra_args=["--cache-none"], timeout=240, comfy_dir=comfy_dir(venv))
     except comfy_server.ServerError as e:
         pytest.fail(f"ComfyUI did not start with the Playmate pack:\n{e}", pytrace=False)
+    for public, demo in PUBLIC_DEMO_LINKS.items():   # shipped workflows naming the public files run unchanged
+        (srv.base / "models" / public).symlink_to(srv.base / "models" / demo)
     yield srv
     srv.stop()
     if "(IMPORT FAILED)" in srv.log_text():   # e.g. a lazily imported module failing later

@@ -15,9 +15,11 @@ API_DIR = WORKFLOWS / "api"              # API format (POST /prompt); sub-folder
 UI_DIR = WORKFLOWS / "ui"                # list (which also scans workflows/*.json) shows no duplicates
 EXAMPLES = ROOT / "example_workflows"
 ASSETS = WORKFLOWS / "assets"
-# The shipped JoyVASA workflow names the public files; the e2e server holds tiny random ones in their layout.
-DEMO_NAMES = {"motion_generator_hubert_chinese.pt": "joyvasa-tiny-random.pt",
-              "chinese-hubert-base": "hubert-tiny-random"}
+# The shipped JoyVASA workflow names the public files. The e2e server (conftest `comfy`) holds tiny random
+# files in their layout and links them at the public names (marked untrained inside, so `auto` ranks them as
+# demo files and the node warns), so that workflow runs unchanged. {public path: demo path} under models/.
+PUBLIC_DEMO_LINKS = {"playmate/motion_generator_hubert_chinese.pt": "playmate/joyvasa-tiny-random.pt",
+                     "audio_encoders/chinese-hubert-base": "audio_encoders/hubert-tiny-random"}
 OPTIONAL = os.environ.get("PLAYMATE_E2E_OPTIONAL") == "1"
 # Another ComfyUI to test against (a checkout's folder, run with the venv's python; README "ComfyUI versions"):
 # PLAYMATE_E2E_COMFYUI=/path/to/ComfyUI PLAYMATE_COMFY_VENV=/path/to/venv. Unset: VENV/comfyui-0.3.75.

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .e2e_env import DEMO_NAMES, E2E_FPS, api_workflows
+from .e2e_env import E2E_FPS, api_workflows
 from .e2e_helpers import (AAC_FRAME, audio_samples, describe, expected_frames, input_files, load_api, mp4_files,
                          probe_mp4, set_literal, workflow_fps)
 
@@ -64,9 +64,6 @@ def test_api_workflow_runs(client, uploaded, e2e_inputs, path, tmp_path):
     for kind, names in input_files(wf).items():
         for name in names:
             assert name in uploaded, f"{path.name}: {kind} input {name!r} is not one of the test inputs {sorted(uploaded)}"
-    for node in wf.values():                   # public model names -> the demo files in their layout
-        if node["class_type"] == "PlaymateLoadModels":
-            node["inputs"].update({k: DEMO_NAMES.get(v, v) for k, v in node["inputs"].items() if isinstance(v, str)})
     run_and_check(client, e2e_inputs, wf, tmp_path, f"{path.stem}@{E2E_FPS}fps", fps_override=E2E_FPS)
 
 

@@ -71,12 +71,14 @@ class ConvModule(nn.Module):
     def depthwise_conv(self, x: torch.Tensor) -> torch.Tensor:
         """(B,F,D) -> (B,F,D), channels-last form of self.depthwise."""
         k, f = self.depthwise.kernel_size[0], x.shape[1]
-        xp = nn.functional.pad(x, (0, 0, k // 2, k // 2))                  # B,F+k-1,D
-        w = self.depthwise.weight[:, 0].t()                                 # k,D
-        out = self.depthwise.bias.expand_as(x).clone() if self.depthwise.bias is not None else torch.zeros_like(x)
+        acc = torch.float32                                 # bf16/fp16 in, fp32 sums (faster on CPU, exact-er)
+        xp = nn.functional.pad(x.to(acc), (0, 0, k // 2, k // 2))         # B,F+k-1,D
+        w = self.depthwise.weight[:, 0].t().to(acc)                         # k,D
+        bias = self.depthwise.bias
+        out = bias.to(acc).expand_as(xp[:, :f]).clone() if bias is not None else torch.zeros_like(xp[:, :f])
         for j in range(k):
             out.addcmul_(xp[:, j:j + f], w[j])
-        return out
+        return out.to(x.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = nn.functional.glu(self.pointwise_in(x), dim=-1)                 # B,F,D
